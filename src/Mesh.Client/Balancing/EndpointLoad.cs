@@ -1,0 +1,93 @@
+namespace Mesh.Client.Balancing;
+
+/// <summary>
+/// The live load of one endpoint: requests in flight and a peak-sensitive, exponentially weighted latency
+/// estimate (Peak-EWMA, as in Finagle and tower). Updated when an attempt completes; read by balancers.
+/// </summary>
+/// <remarks>
+/// Every member is lock-free. The latency estimate and its time stamp are two fields written without a lock:
+/// two attempts completing at the same instant may lose one sample, and a reader may pair a new estimate with
+/// the previous stamp. Both effects are bounded by one sample and are the price of a pick that never waits.
+/// </remarks>
+public sealed class EndpointLoad
+{
+    /// <summary>The latency an endpoint is assumed to have before its first response (Linkerd, Finagle: 30 ms).</summary>
+    public static readonly TimeSpan DefaultSeedRtt = TimeSpan.FromMilliseconds(30);
+
+    /// <summary>The time constant the estimate decays with toward faster samples (Linkerd, Finagle: 10 s).</summary>
+    public static readonly TimeSpan DefaultDecay = TimeSpan.FromSeconds(10);
+
+    private int _inFlight;
+    private long _estimateBits = BitConverter.DoubleToInt64Bits(DefaultSeedRtt.Ticks);
+    private long _stampTicks = long.MinValue; // no sample yet
+    private long _completed;
+
+    /// <summary>Attempts started and not yet completed.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Attempts completed, whatever their outcome.</summary>
+    public long Completed => Volatile.Read(ref _completed);
+
+    /// <summary>The seed latency used until the first sample.</summary>
+    public TimeSpan SeedRtt { get; internal set; } = DefaultSeedRtt;
+
+    /// <summary>The decay time constant of the estimate.</summary>
+    public TimeSpan Decay { get; internal set; } = DefaultDecay;
+
+    /// <summary>Whether at least one latency sample was recorded.</summary>
+    public bool HasSample => Volatile.Read(ref _stampTicks) != long.MinValue;
+
+    internal void OnStart() => Interlocked.Increment(ref _inFlight);
+
+    internal void OnEnd()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        Interlocked.Increment(ref _completed);
+    }
+
+    /// <summary>
+    /// Records one latency sample taken at <paramref name="nowTicks"/> (a monotonic clock in <see cref="TimeSpan"/>
+    /// ticks). A sample slower than the estimate replaces it (peak); a faster one pulls it down with weight
+    /// <c>1 - exp(-elapsed / decay)</c>, so the estimate forgets a slow period in about one decay constant.
+    /// </summary>
+    public void RecordRtt(TimeSpan rtt, long nowTicks)
+    {
+        double sample = Math.Max(0, rtt.Ticks);
+        long stamp = Volatile.Read(ref _stampTicks);
+        double estimate = stamp == long.MinValue ? SeedRttTicks : BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
+        double next;
+        if (sample > estimate || stamp == long.MinValue)
+        {
+            next = sample;
+        }
+        else
+        {
+            double elapsed = Math.Max(0, nowTicks - stamp);
+            double decay = Math.Exp(-elapsed / Decay.Ticks);
+            next = (estimate * decay) + (sample * (1 - decay));
+        }
+
+        Volatile.Write(ref _estimateBits, BitConverter.DoubleToInt64Bits(next));
+        Volatile.Write(ref _stampTicks, nowTicks);
+    }
+
+    /// <summary>
+    /// The latency estimate as seen at <paramref name="nowTicks"/>, in <see cref="TimeSpan"/> ticks: the last estimate
+    /// decayed toward zero for the time since it was recorded, so an idle endpoint becomes attractive again.
+    /// The seed latency before the first sample.
+    /// </summary>
+    public double GetRttEstimateTicks(long nowTicks)
+    {
+        long stamp = Volatile.Read(ref _stampTicks);
+        if (stamp == long.MinValue)
+        {
+            return SeedRttTicks;
+        }
+
+        double estimate = BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
+        double elapsed = nowTicks - stamp;
+        return elapsed <= 0 ? estimate : estimate * Math.Exp(-elapsed / Decay.Ticks);
+    }
+
+    private double SeedRttTicks => SeedRtt.Ticks;
+}

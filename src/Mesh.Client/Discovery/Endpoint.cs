@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Mesh.Client.Balancing;
+using Mesh.Client.Routing;
+using Mesh.Client.Health;
+
+namespace Mesh.Client.Discovery;
+
+/// <summary>
+/// One replica of a service: where it is (scheme, host, port), what it weighs, where it runs (zone), and
+/// the live state the mesh keeps about it (load and health).
+/// </summary>
+/// <remarks>
+/// <para>
+/// The address part is immutable. The live part (<see cref="Load"/>, <see cref="Health"/>) belongs to the
+/// endpoint's identity, <see cref="Key"/>: when a resolver publishes a new list in which an endpoint with the same
+/// key appears again, the service keeps the live state (Finagle's rule), so an update never resets an endpoint's
+/// latency estimate or ejection.
+/// </para>
+/// <para>
+/// Resolvers create endpoints with the public constructor or <see cref="Parse(string, string, int)"/>. Balancers and tests can
+/// use endpoints on their own, without a service or dependency injection.
+/// </para>
+/// </remarks>
+public sealed class Endpoint
+{
+    private static readonly IReadOnlyDictionary<string, string> s_noMetadata = new Dictionary<string, string>(0);
+
+    /// <summary>Creates an endpoint with fresh live state.</summary>
+    /// <param name="scheme"><c>http</c> or <c>https</c>.</param>
+    /// <param name="host">A host name or an IP address (IPv6 without brackets is accepted).</param>
+    /// <param name="port">The TCP port, 1 to 65535.</param>
+    /// <param name="weight">A relative weight, at least 1. Weighted balancers use it; the others ignore it.</param>
+    /// <param name="zone">The zone or locality the endpoint runs in, if known.</param>
+    /// <param name="metadata">Free-form labels from the resolver (for example a Kubernetes node name).</param>
+    /// <param name="hashKey">The key consistent-hashing balancers place the endpoint by; defaults to <c>host:port</c>.</param>
+    public Endpoint(string scheme, string host, int port, int weight = 1, string? zone = null,
+        IReadOnlyDictionary<string, string>? metadata = null, string? hashKey = null)
+        : this(scheme, host, port, weight, zone, metadata, hashKey, load: null, health: null)
+    {
+    }
+
+    private Endpoint(string scheme, string host, int port, int weight, string? zone,
+        IReadOnlyDictionary<string, string>? metadata, string? hashKey, EndpointLoad? load, EndpointHealth? health)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(scheme);
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        if (!string.Equals(scheme, Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Endpoint scheme must be 'http' or 'https', not '{scheme}'.", nameof(scheme));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
+
+        Scheme = scheme.ToLowerInvariant();
+        Host = host.Length > 1 && host[0] == '[' && host[^1] == ']' ? host[1..^1] : host;
+        Port = port;
+        Weight = weight;
+        Zone = zone;
+        Metadata = metadata ?? s_noMetadata;
+
+        bool isIPv6 = Host.Contains(':', StringComparison.Ordinal);
+        Authority = isIPv6
+            ? string.Create(CultureInfo.InvariantCulture, $"[{Host}]:{Port}")
+            : string.Create(CultureInfo.InvariantCulture, $"{Host}:{Port}");
+        HashKey = hashKey ?? Authority;
+        Key = string.Concat(Scheme, "://", Authority);
+        Load = load ?? new EndpointLoad();
+        Health = health ?? new EndpointHealth();
+    }
+
+    /// <summary><c>http</c> or <c>https</c>, lower case.</summary>
+    public string Scheme { get; }
+
+    /// <summary>The host name or IP address, without IPv6 brackets.</summary>
+    public string Host { get; }
+
+    /// <summary>The TCP port.</summary>
+    public int Port { get; }
+
+    /// <summary>The relative weight (at least 1).</summary>
+    public int Weight { get; }
+
+    /// <summary>The zone or locality, if the resolver knows it.</summary>
+    public string? Zone { get; }
+
+    /// <summary>Labels the resolver attached.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary><c>host:port</c>, with brackets around an IPv6 address: what a URI and a Host header carry.</summary>
+    public string Authority { get; }
+
+    /// <summary>The key consistent-hashing balancers place this endpoint by (<c>host:port</c> unless the resolver set one).</summary>
+    public string HashKey { get; }
+
+    /// <summary>The endpoint's identity, <c>scheme://host:port</c>: endpoints with the same key share live state across updates.</summary>
+    public string Key { get; }
+
+    /// <summary>Live load: requests in flight and the latency estimate.</summary>
+    public EndpointLoad Load { get; }
+
+    /// <summary>Live health: the passive and active opinions about this endpoint.</summary>
+    public EndpointHealth Health { get; }
+
+    /// <summary>Starts an attempt against this endpoint: one more request in flight until the lease completes.</summary>
+    /// <param name="timeProvider">The clock the attempt's latency is measured with.</param>
+    public EndpointLease Begin(TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        Load.OnStart();
+        return new EndpointLease(this, timeProvider, timeProvider.GetTimestamp());
+    }
+
+    /// <summary>
+    /// Parses <c>http://host:port</c>, <c>https://host:port</c> or <c>host:port</c> (scheme <paramref name="defaultScheme"/>).
+    /// A URI without a port takes its scheme's default port.
+    /// </summary>
+    /// <exception cref="FormatException">The text is not an endpoint address; the message says why.</exception>
+    public static Endpoint Parse(string address, string defaultScheme = "http", int weight = 1)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!TryParse(address, defaultScheme, out var endpoint, out var error, weight))
+        {
+            throw new FormatException(error);
+        }
+
+        return endpoint;
+    }
+
+    /// <summary>Tries to parse an endpoint address; see <see cref="Parse(string, string, int)"/>.</summary>
+    public static bool TryParse(string? address, string defaultScheme, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Endpoint? endpoint,
+        out string? error, int weight = 1)
+    {
+        endpoint = null;
+        error = null;
+        var text = address?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            error = "An endpoint address is empty.";
+            return false;
+        }
+
+        if (text.Contains("://", StringComparison.Ordinal))
+        {
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri))
+            {
+                error = $"'{text}' is not a valid URI.";
+                return false;
+            }
+
+            if (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            {
+                error = $"'{text}' has scheme '{uri.Scheme}'; an endpoint must be http or https.";
+                return false;
+            }
+
+            if (uri.AbsolutePath.Length > 1 || uri.Query.Length > 0)
+            {
+                error = $"'{text}' has a path or query; an endpoint address is scheme, host and port only.";
+                return false;
+            }
+
+            endpoint = new Endpoint(uri.Scheme, uri.Host, uri.Port, weight);
+            return true;
+        }
+
+        // host:port, [v6]:port, or a bare IPv6 literal with a port after the last colon.
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1)
+        {
+            error = $"'{text}' has no port; write host:port or a URI such as http://{text}:8080.";
+            return false;
+        }
+
+        var host = text[..colon];
+        if (host.Contains(':', StringComparison.Ordinal) && !(host.StartsWith('[') && host.EndsWith(']')))
+        {
+            error = $"'{text}' is ambiguous; write an IPv6 address in brackets, as [::1]:8080.";
+            return false;
+        }
+
+        if (!int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+        {
+            error = $"'{text}' has an invalid port; a port is a number from 1 to 65535.";
+            return false;
+        }
+
+        endpoint = new Endpoint(defaultScheme, host, port, weight);
+        return true;
+    }
+
+    /// <summary>Whether <see cref="Host"/> is an IP address rather than a name.</summary>
+    public bool IsIPAddress => IPAddress.TryParse(Host, out var ip) && ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
+
+    /// <summary>
+    /// A copy with this endpoint's address and description but <paramref name="state"/>'s live state: how a service
+    /// carries load and health over to a re-published endpoint whose weight or labels changed.
+    /// </summary>
+    internal Endpoint WithStateOf(Endpoint state) =>
+        new(Scheme, Host, Port, Weight, Zone, Metadata, HashKey, state.Load, state.Health);
+
+    /// <summary>Whether this endpoint and <paramref name="other"/> describe the same address, weight, zone, labels and hash key.</summary>
+    internal bool DescribesSameAs(Endpoint other)
+    {
+        if (!string.Equals(Key, other.Key, StringComparison.Ordinal) || Weight != other.Weight
+            || !string.Equals(Zone, other.Zone, StringComparison.Ordinal) || !string.Equals(HashKey, other.HashKey, StringComparison.Ordinal)
+            || Metadata.Count != other.Metadata.Count)
+        {
+            return false;
+        }
+
+        foreach (var (name, value) in Metadata)
+        {
+            if (!other.Metadata.TryGetValue(name, out var otherValue) || !string.Equals(value, otherValue, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Key;
+}

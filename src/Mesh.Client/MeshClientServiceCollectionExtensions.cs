@@ -1,0 +1,75 @@
+using Mesh.Client;
+using Mesh.Client.Discovery;
+using Mesh.Client.Options;
+using Mesh.Client.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the mesh: <c>services.AddMeshClient()</c>.</summary>
+public static class MeshClientServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the mesh's core: the service registry, the configuration resolver (schema of
+    /// Microsoft.Extensions.ServiceDiscovery, section <c>Services</c>), options bound from <c>Mesh</c> and validated at
+    /// start-up. Calling it again is harmless (it adds nothing twice; <paramref name="configure"/> is still applied).
+    /// </summary>
+    /// <returns>A builder to add resolvers and other parts through.</returns>
+    public static IMeshClientBuilder AddMeshClient(this IServiceCollection services, Action<MeshClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions();
+        services.AddLogging();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<MeshClientRegistrations>();
+        services.TryAddSingleton<MeshServiceOptionsFactory>();
+        services.TryAddSingleton<ServiceRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshClientOptions>, MeshClientOptionsSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshClientOptions>, MeshClientOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>());
+        if (!services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
+        {
+            services.AddSingleton<MeshClientMarker>();
+            services.AddOptions<MeshClientOptions>().ValidateOnStart();
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return new MeshClientBuilder(services);
+    }
+
+    /// <summary>
+    /// Adds a service whose endpoints are given here, for example
+    /// <c>AddStaticEndpoints("catalog", "http://127.0.0.1:5001", "http://127.0.0.1:5002")</c>. Addresses are
+    /// <c>http://host:port</c>, <c>https://host:port</c> or <c>host:port</c>; a bad one throws <see cref="FormatException"/> here.
+    /// </summary>
+    public static IMeshClientBuilder AddStaticEndpoints(this IMeshClientBuilder builder, string serviceName, params string[] addresses)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(serviceName);
+        ArgumentNullException.ThrowIfNull(addresses);
+        foreach (var address in addresses)
+        {
+            _ = Endpoint.Parse(address); // fail now, naming the address, rather than on the first request
+        }
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, StaticEndpointResolver>());
+        builder.Services.Configure<StaticEndpointOptions>(o => o.Services[serviceName] = addresses.ToList());
+        return builder;
+    }
+
+    /// <summary>Registers a custom resolver, tried after those registered before it.</summary>
+    public static IMeshClientBuilder AddResolver<TResolver>(this IMeshClientBuilder builder)
+        where TResolver : class, IEndpointResolver
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, TResolver>());
+        return builder;
+    }
+
+    private sealed class MeshClientMarker;
+}

@@ -1,0 +1,26 @@
+namespace Mesh.Client.Options;
+
+/// <summary>
+/// Options for the mesh as a whole, bound from the configuration section <c>Mesh</c> when an
+/// <c>IConfiguration</c> is registered.
+/// </summary>
+public sealed class MeshClientOptions
+{
+    /// <summary>The configuration section these options bind from: <c>Mesh</c>.</summary>
+    public const string SectionName = "Mesh";
+
+    /// <summary>
+    /// Per-service options as configured under <c>Mesh:Services:&lt;service&gt;</c>, keyed by service name
+    /// (case-insensitive). Validated at start-up; a client's <c>AddMeshHandler</c> delegate applies on top.
+    /// </summary>
+    public IDictionary<string, MeshServiceOptions> Services { get; } =
+        new Dictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// What happens to a request whose host no resolver knows. <see langword="false"/> (the default): it fails at once
+    /// with <see cref="UnknownServiceException"/>, so a misspelled service name never turns into a DNS lookup of a
+    /// made-up host. <see langword="true"/>: the request goes out unchanged, as if the mesh were not there; set this
+    /// when a mesh-enabled client (for example through <c>ConfigureHttpClientDefaults</c>) also calls outside hosts.
+    /// </summary>
+    public bool PassThroughUnknownHosts { get; set; }
+}

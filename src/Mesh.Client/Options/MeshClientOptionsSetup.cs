@@ -1,0 +1,73 @@
+using Mesh.Client.Discovery;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Client.Options;
+
+/// <summary>Binds <see cref="MeshClientOptions"/> from the <c>Mesh</c> section when the application has configuration.</summary>
+internal sealed class MeshClientOptionsSetup : IConfigureOptions<MeshClientOptions>
+{
+    private readonly IConfiguration? _configuration;
+
+    public MeshClientOptionsSetup(IServiceProvider services)
+    {
+        _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
+    }
+
+    public void Configure(MeshClientOptions options)
+    {
+        _configuration?.GetSection(MeshClientOptions.SectionName).Bind(options);
+    }
+}
+
+/// <summary>
+/// Validates the mesh's configuration at start-up: every <c>Mesh:Services:&lt;name&gt;</c> entry, every
+/// <c>Services:&lt;name&gt;</c> endpoint value, and every client's <c>AddMeshHandler</c> delegate applied to defaults.
+/// Each message names the key and quotes the value.
+/// </summary>
+internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOptions>
+{
+    private readonly IConfiguration? _configuration;
+    private readonly MeshServiceOptionsFactory _serviceOptions;
+    private readonly MeshClientRegistrations _registrations;
+
+    public MeshClientOptionsValidator(IServiceProvider services, MeshServiceOptionsFactory serviceOptions, MeshClientRegistrations registrations)
+    {
+        _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
+        _serviceOptions = serviceOptions;
+        _registrations = registrations;
+    }
+
+    public ValidateOptionsResult Validate(string? name, MeshClientOptions options)
+    {
+        var errors = new List<string>();
+        foreach (var (service, serviceOptions) in options.Services)
+        {
+            errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}"));
+        }
+
+        if (_configuration is not null)
+        {
+            errors.AddRange(ConfigurationEndpointResolver.Validate(_configuration));
+        }
+
+        foreach (var client in _registrations.ClientNames)
+        {
+            var probe = new MeshServiceOptions();
+            _serviceOptions.ApplyClientDelegates(client, probe);
+            errors.AddRange(probe.Validate($"AddMeshHandler options of client '{client}'"));
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>One client <c>AddMeshHandler</c> was called for, so start-up can validate its delegates.</summary>
+internal sealed record MeshClientRegistration(string ClientName);
+
+/// <summary>The names of the clients <c>AddMeshHandler</c> was called for.</summary>
+internal sealed class MeshClientRegistrations(IEnumerable<MeshClientRegistration> registrations)
+{
+    public IReadOnlyCollection<string> ClientNames { get; } =
+        registrations.Select(r => r.ClientName).Distinct(StringComparer.Ordinal).ToArray();
+}

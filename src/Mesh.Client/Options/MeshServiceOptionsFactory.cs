@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Client.Options;
+
+/// <summary>
+/// Builds the options of one service as one client sees them: defaults, then configuration
+/// <c>Mesh:Services:&lt;service&gt;</c>, then the client's <c>AddMeshHandler</c> delegates (registered as named
+/// <see cref="MeshServiceOptions"/> under the client's name).
+/// </summary>
+internal sealed class MeshServiceOptionsFactory
+{
+    private readonly IConfiguration? _configuration;
+    private readonly IConfigureOptions<MeshServiceOptions>[] _setups;
+    private readonly IPostConfigureOptions<MeshServiceOptions>[] _postSetups;
+
+    public MeshServiceOptionsFactory(IEnumerable<IConfigureOptions<MeshServiceOptions>> setups,
+        IEnumerable<IPostConfigureOptions<MeshServiceOptions>> postSetups, IServiceProvider services)
+    {
+        _setups = setups.ToArray();
+        _postSetups = postSetups.ToArray();
+        _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
+    }
+
+    /// <summary>Builds and validates; throws <see cref="OptionsValidationException"/> naming each bad key.</summary>
+    public MeshServiceOptions Create(string clientName, string serviceName)
+    {
+        var options = new MeshServiceOptions();
+        var section = _configuration?.GetSection($"{MeshClientOptions.SectionName}:Services:{serviceName}");
+        string source = $"{MeshClientOptions.SectionName}:Services:{serviceName}";
+        if (section is not null && section.Exists())
+        {
+            section.Bind(options);
+        }
+
+        ApplyClientDelegates(clientName, options);
+        if (_setups.Length > 0)
+        {
+            source += $" (then AddMeshHandler of client '{clientName}')";
+        }
+
+        var errors = options.Validate(source);
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException(clientName, typeof(MeshServiceOptions), errors);
+        }
+
+        return options;
+    }
+
+    /// <summary>Applies the client's delegates to <paramref name="options"/>.</summary>
+    public void ApplyClientDelegates(string clientName, MeshServiceOptions options)
+    {
+        foreach (var setup in _setups)
+        {
+            if (setup is IConfigureNamedOptions<MeshServiceOptions> named)
+            {
+                named.Configure(clientName, options);
+            }
+            else if (clientName == Microsoft.Extensions.Options.Options.DefaultName)
+            {
+                setup.Configure(options);
+            }
+        }
+
+        foreach (var post in _postSetups)
+        {
+            post.PostConfigure(clientName, options);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using Mesh.Client.Balancing;
+using Mesh.Client.Discovery;
+using Mesh.Client.Options;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Client.Routing;
+
+/// <summary>
+/// Every service every client has used: client name → (scheme, host) → <see cref="ServiceState"/>, created lazily on
+/// first use and disposed with the registry. A singleton.
+/// </summary>
+/// <remarks>
+/// Services are kept per client, as gRPC keeps a balancer per channel and Finagle per client: two clients with
+/// different options for the same service do not share a balancer. Resolvers that watch a remote source share one
+/// watch per service among clients themselves.
+/// </remarks>
+internal sealed class ServiceRegistry : IDisposable
+{
+    private readonly ConcurrentDictionary<string, ClientServices> _clients = new(StringComparer.Ordinal);
+    private readonly IEndpointResolver[] _resolvers;
+    private readonly MeshServiceOptionsFactory _optionsFactory;
+    private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly Lock _createLock = new();
+    private bool _disposed;
+
+    public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
+        IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+    {
+        _resolvers = resolvers.ToArray();
+        _optionsFactory = optionsFactory;
+        _clientOptions = clientOptions;
+        TimeProvider = timeProvider;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
+
+    public TimeProvider TimeProvider { get; }
+
+    public MeshClientOptions ClientOptions => _clientOptions.CurrentValue;
+
+    /// <summary>The services of one client; handlers keep this and look services up in it per request.</summary>
+    public ClientServices GetClient(string clientName) =>
+        _clients.GetOrAdd(clientName, static (name, registry) => new ClientServices(name, registry), this);
+
+    /// <summary>Every service state of every client, for diagnostics.</summary>
+    public IEnumerable<ServiceState> All => _clients.Values.SelectMany(c => c.All);
+
+    /// <summary>
+    /// Creates the state of a service, asking resolvers in order (or the one its options name); returns null, with
+    /// the names of the resolvers asked, when none knows it. Serialised: a service is created once.
+    /// </summary>
+    internal ServiceState? Create(ClientServices client, RouteKey key, out IReadOnlyList<string> resolversAsked)
+    {
+        var schemes = ParseSchemes(key.Scheme);
+        var (serviceName, endpointName) = ParseHost(key.Host);
+        var query = new EndpointQuery(serviceName, schemes, endpointName);
+        var options = _optionsFactory.Create(client.Name, serviceName);
+        var asked = new List<string>(_resolvers.Length);
+        resolversAsked = asked;
+
+        lock (_createLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (client.TryGet(key, out var existing))
+            {
+                return existing;
+            }
+
+            var state = new ServiceState(client.Name, query, options, LoadBalancerFactory.Create(options, TimeProvider),
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"));
+            foreach (var resolver in _resolvers)
+            {
+                if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                asked.Add(resolver.Name);
+                IDisposable? watch;
+                try
+                {
+                    watch = resolver.Watch(query, state);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // A resolver that throws when asked is broken, not ignorant: report it rather than try the next.
+                    throw new MeshException(serviceName, $"Resolver '{resolver.Name}' failed while starting to resolve service '{serviceName}': {ex.Message}", ex);
+                }
+
+                if (watch is not null)
+                {
+                    state.Attach(resolver.Name, watch);
+                    client.Add(key, state);
+                    return state;
+                }
+            }
+
+            if (options.Resolver is not null && asked.Count == 0)
+            {
+                asked.Add($"'{options.Resolver}' is not registered; registered: {string.Join(", ", _resolvers.Select(r => r.Name))}");
+            }
+
+            state.Dispose();
+            return null;
+        }
+    }
+
+    private static string[] ParseSchemes(string scheme)
+    {
+        // "https+http" lists acceptable schemes in order of preference (Microsoft.Extensions.ServiceDiscovery).
+        var parts = scheme.Split('+', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            parts[i] = parts[i].ToLowerInvariant();
+        }
+
+        return parts;
+    }
+
+    private static (string Service, string? EndpointName) ParseHost(string host)
+    {
+        // "_dashboard.catalog" names the endpoint "dashboard" of service "catalog" (ServiceDiscovery's notation).
+        if (host.Length > 1 && host[0] == '_')
+        {
+            int dot = host.IndexOf('.', StringComparison.Ordinal);
+            if (dot > 1 && dot < host.Length - 1)
+            {
+                return (host[(dot + 1)..], host[1..dot]);
+            }
+        }
+
+        return (host, null);
+    }
+
+    public void Dispose()
+    {
+        lock (_createLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        foreach (var client in _clients.Values)
+        {
+            client.Dispose();
+        }
+    }
+}
+
+/// <summary>How a request names a service: its URI's scheme and host, as the caller wrote them.</summary>
+internal readonly record struct RouteKey(string Scheme, string Host)
+{
+    public bool Equals(RouteKey other) =>
+        string.Equals(Scheme, other.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(Host, other.Host, StringComparison.OrdinalIgnoreCase);
+
+    public override int GetHashCode() =>
+        HashCode.Combine(StringComparer.OrdinalIgnoreCase.GetHashCode(Scheme), StringComparer.OrdinalIgnoreCase.GetHashCode(Host));
+}
+
+/// <summary>The services one client has used.</summary>
+internal sealed class ClientServices : IDisposable
+{
+    private readonly ConcurrentDictionary<RouteKey, ServiceState> _services = new();
+    private readonly ServiceRegistry _registry;
+
+    public ClientServices(string name, ServiceRegistry registry)
+    {
+        Name = name;
+        _registry = registry;
+    }
+
+    public string Name { get; }
+
+    public ServiceRegistry Registry => _registry;
+
+    public IEnumerable<ServiceState> All => _services.Values;
+
+    public bool TryGet(RouteKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceState? state) =>
+        _services.TryGetValue(key, out state);
+
+    /// <summary>The state for <paramref name="key"/>, created on first use; null when no resolver knows the service.</summary>
+    public ServiceState? GetOrCreate(RouteKey key, out IReadOnlyList<string> resolversAsked)
+    {
+        if (_services.TryGetValue(key, out var state))
+        {
+            resolversAsked = [];
+            return state;
+        }
+
+        return _registry.Create(this, key, out resolversAsked);
+    }
+
+    internal void Add(RouteKey key, ServiceState state) => _services[key] = state;
+
+    public void Dispose()
+    {
+        foreach (var state in _services.Values)
+        {
+            state.Dispose();
+        }
+
+        _services.Clear();
+    }
+}
