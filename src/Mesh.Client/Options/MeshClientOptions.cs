@@ -23,4 +23,12 @@ public sealed class MeshClientOptions
     /// when a mesh-enabled client (for example through <c>ConfigureHttpClientDefaults</c>) also calls outside hosts.
     /// </summary>
     public bool PassThroughUnknownHosts { get; set; }
+
+    /// <summary>
+    /// Whether per-request and per-endpoint metrics carry the endpoint (<c>mesh.endpoint</c>, its <c>host:port</c>).
+    /// The tag takes one value per endpoint a service has had, which is what makes per-endpoint dashboards possible and
+    /// what a very large service (thousands of endpoints) may not want to pay for in its metrics backend. Default:
+    /// <see langword="true"/>. Read live: a configuration reload applies to the next measurement.
+    /// </summary>
+    public bool IncludeEndpointInMetrics { get; set; } = true;
 }

@@ -92,16 +92,20 @@ internal sealed class MeshHandler : DelegatingHandler
             request.Headers.Host = logicalUri.IsDefaultPort ? logicalUri.Host : logicalUri.Authority;
         }
 
+        var telemetry = state.Telemetry;
+        telemetry.OnAttemptStarting(endpoint, attempt: 1);
         var lease = endpoint.Begin(_timeProvider);
         try
         {
             var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            lease.Complete(AttemptClassifier.Classify(response));
+            var outcome = AttemptClassifier.Classify(response);
+            telemetry.OnAttemptCompleted(endpoint, outcome, lease.Complete(outcome));
             return response;
         }
         catch (Exception ex)
         {
-            lease.Complete(AttemptClassifier.Classify(ex, cancellationToken));
+            var outcome = AttemptClassifier.Classify(ex, cancellationToken);
+            telemetry.OnAttemptCompleted(endpoint, outcome, lease.Complete(outcome));
             throw;
         }
         finally

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Mesh.Client.Balancing;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
 using Microsoft.Extensions.Logging;
@@ -25,16 +26,20 @@ internal sealed class ServiceRegistry : IDisposable
     private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
     private readonly ILoggerFactory _loggerFactory;
     private readonly Lock _createLock = new();
+    private readonly MeshMetrics? _metrics;
     private bool _disposed;
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
-        IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+        IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
+        MeshMetrics? metrics = null)
     {
         _resolvers = resolvers.ToArray();
         _optionsFactory = optionsFactory;
         _clientOptions = clientOptions;
         TimeProvider = timeProvider;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _metrics = metrics;
+        metrics?.Observe(this);
     }
 
     public TimeProvider TimeProvider { get; }
@@ -70,7 +75,7 @@ internal sealed class ServiceRegistry : IDisposable
             }
 
             var state = new ServiceState(client.Name, query, options, LoadBalancerFactory.Create(options, TimeProvider),
-                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"));
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _metrics);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))
@@ -79,6 +84,7 @@ internal sealed class ServiceRegistry : IDisposable
                 }
 
                 asked.Add(resolver.Name);
+                state.ResolverName = resolver.Name;
                 IDisposable? watch;
                 try
                 {

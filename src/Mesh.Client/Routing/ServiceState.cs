@@ -1,4 +1,5 @@
 using Mesh.Client.Balancing;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
 using Microsoft.Extensions.Logging;
@@ -13,11 +14,10 @@ namespace Mesh.Client.Routing;
 /// Writers (resolver updates, health changes) are serialised by a lock and publish a new snapshot with one volatile
 /// write; readers (requests) take the snapshot with one volatile read and never wait, except for the first resolution.
 /// </remarks>
-internal sealed partial class ServiceState : IEndpointObserver, IDisposable
+internal sealed class ServiceState : IEndpointObserver, IDisposable
 {
     private readonly Lock _writeLock = new();
     private readonly TaskCompletionSource _firstResolution = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ILogger _logger;
     private EndpointSet _endpoints = EndpointSet.Empty;
     private bool _resolved;
     private Exception? _lastError;
@@ -25,14 +25,14 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     private bool _disposed;
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
-        TimeProvider timeProvider, ILogger logger)
+        TimeProvider timeProvider, ILogger logger, MeshMetrics? metrics = null)
     {
         ClientName = clientName;
         Query = query;
         Options = options;
         Balancer = balancer;
         TimeProvider = timeProvider;
-        _logger = logger;
+        Telemetry = new ServiceTelemetry(clientName, query.ServiceName, logger, metrics);
         ResolverName = "(none)";
     }
 
@@ -48,8 +48,14 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
     public TimeProvider TimeProvider { get; }
 
-    /// <summary>The resolver that owns this service.</summary>
-    public string ResolverName { get; private set; }
+    /// <summary>Where this service's metrics, traces and state-change logs go.</summary>
+    public ServiceTelemetry Telemetry { get; }
+
+    /// <summary>
+    /// The resolver that owns this service. Set before the resolver is asked, since a resolver may deliver its first
+    /// snapshot from inside <c>Watch</c> and that update's log line and metric name the resolver.
+    /// </summary>
+    public string ResolverName { get; internal set; }
 
     /// <summary>The current snapshot: one volatile read.</summary>
     public EndpointSet Endpoints => Volatile.Read(ref _endpoints);
@@ -86,6 +92,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     public void OnEndpoints(IReadOnlyList<Endpoint> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        using var activity = MeshTracing.StartResolverUpdate(ServiceName, ResolverName);
         lock (_writeLock)
         {
             if (_disposed)
@@ -125,12 +132,18 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
                 }
             }
 
-            Volatile.Write(ref _lastError, null);
+            if (Interlocked.Exchange(ref _lastError, null) is not null)
+            {
+                Telemetry.OnResolverRecovered(ResolverName);
+            }
+
             if (changed || !_resolved)
             {
                 Publish(new EndpointSet(next));
-                Log.EndpointsUpdated(_logger, ServiceName, ResolverName, next.Count);
+                Telemetry.OnEndpointsUpdated(ResolverName, next.Count);
             }
+
+            activity?.SetTag(MeshTracing.CountTag, next.Count);
 
             if (!_resolved)
             {
@@ -146,10 +159,8 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         ArgumentNullException.ThrowIfNull(exception);
         var error = exception;
         var previous = Interlocked.Exchange(ref _lastError, error);
-        if (previous is null || previous.GetType() != error.GetType() || previous.Message != error.Message)
-        {
-            Log.ResolverFailed(_logger, ServiceName, ResolverName, error.Message, error);
-        }
+        bool isNew = previous is null || previous.GetType() != error.GetType() || previous.Message != error.Message;
+        Telemetry.OnResolverError(ResolverName, error, isNew);
     }
 
     /// <summary>
@@ -192,6 +203,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
         Balancer.Update(next);
         Volatile.Write(ref _endpoints, next);
+        Telemetry.OnPublished(next);
     }
 
     public void Dispose()
@@ -211,16 +223,5 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
         watch?.Dispose();
         _firstResolution.TrySetCanceled();
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-            Message = "Service '{Service}' now has {Count} endpoints (resolver '{Resolver}').")]
-        public static partial void EndpointsUpdated(ILogger logger, string service, string resolver, int count);
-
-        [LoggerMessage(EventId = 2, Level = LogLevel.Warning,
-            Message = "Resolver '{Resolver}' failed to refresh service '{Service}'; keeping the last good endpoints. {Error}")]
-        public static partial void ResolverFailed(ILogger logger, string service, string resolver, string error, Exception exception);
     }
 }
