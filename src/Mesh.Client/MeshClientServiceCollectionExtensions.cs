@@ -3,6 +3,7 @@ using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
 using Mesh.Client.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -31,7 +32,8 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddSingleton<IMeshDiagnostics, MeshDiagnostics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshClientOptions>, MeshClientOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshClientOptions>, MeshClientOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>(
+            sp => new ConfigurationEndpointResolver(sp.GetService<IConfiguration>())));
         if (!services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
         {
             services.AddSingleton<MeshClientMarker>();

@@ -28,7 +28,10 @@ public sealed class MeshClientOptions
     /// Whether per-request and per-endpoint metrics carry the endpoint (<c>mesh.endpoint</c>, its <c>host:port</c>).
     /// The tag takes one value per endpoint a service has had, which is what makes per-endpoint dashboards possible and
     /// what a very large service (thousands of endpoints) may not want to pay for in its metrics backend. Default:
-    /// <see langword="true"/>. Read live: a configuration reload applies to the next measurement.
+    /// <see langword="true"/>.
     /// </summary>
     public bool IncludeEndpointInMetrics { get; set; } = true;
+
+    /// <summary>Values configuration held that could not be converted, reported by start-up validation.</summary>
+    internal List<string> BindingErrors { get; } = [];
 }
