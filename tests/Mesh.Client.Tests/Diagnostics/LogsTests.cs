@@ -1,0 +1,144 @@
+using Mesh.Client.Diagnostics;
+using Mesh.Client.Health;
+using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Client.Tests.Diagnostics;
+
+/// <summary>State changes are logged once each, with their event ids; requests are not logged above Debug.</summary>
+public sealed class LogsTests : IAsyncLifetime
+{
+    private readonly List<TestBackend> _backends = [];
+
+    public async Task InitializeAsync()
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            _backends.Add(await TestBackend.StartAsync($"b{i}"));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var backend in _backends)
+        {
+            await backend.DisposeAsync();
+        }
+    }
+
+    private async Task<TelemetryTestHost> StartAsync()
+    {
+        var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()));
+        using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        return host;
+    }
+
+    [Fact]
+    public async Task First_resolution_logs_endpoints_updated_naming_the_resolver()
+    {
+        using var host = await StartAsync();
+
+        var entry = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointsUpdated));
+        Assert.Equal(LogLevel.Information, entry.Level);
+        Assert.Contains("'catalog' now has 2 endpoints (resolver 'static')", entry.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ejection_and_readmission_are_logged_once_each()
+    {
+        using var host = await StartAsync();
+        var state = host.Service();
+        var endpoint = state.Endpoints[0];
+
+        endpoint.Health.SetPassive(HealthOpinion.Unhealthy);
+        state.OnHealthChanged();
+        state.OnHealthChanged();
+        endpoint.Health.SetPassive(HealthOpinion.Healthy);
+        state.OnHealthChanged();
+
+        var ejected = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointEjected));
+        Assert.Equal(LogLevel.Warning, ejected.Level);
+        Assert.Contains(endpoint.Authority, ejected.Message, StringComparison.Ordinal);
+        Assert.Contains(endpoint.Authority, Assert.Single(host.Logs.WithId(MeshEventIds.EndpointReadmitted)).Message, StringComparison.Ordinal);
+        Assert.Empty(host.Logs.WithId(MeshEventIds.EndpointUnhealthy));
+    }
+
+    [Fact]
+    public async Task Heartbeat_verdicts_are_logged_apart_from_ejections()
+    {
+        using var host = await StartAsync();
+        var state = host.Service();
+        var endpoint = state.Endpoints[1];
+
+        endpoint.Health.SetActive(HealthOpinion.Unhealthy);
+        state.OnHealthChanged();
+        endpoint.Health.SetPassive(HealthOpinion.Unhealthy); // ejected too: the active verdict did not change
+        state.OnHealthChanged();
+        endpoint.Health.SetActive(HealthOpinion.Healthy);
+        state.OnHealthChanged();
+
+        Assert.Single(host.Logs.WithId(MeshEventIds.EndpointUnhealthy));
+        Assert.Single(host.Logs.WithId(MeshEventIds.EndpointEjected));
+        Assert.Single(host.Logs.WithId(MeshEventIds.EndpointHealthy));
+        Assert.Empty(host.Logs.WithId(MeshEventIds.EndpointReadmitted));
+    }
+
+    [Fact]
+    public async Task Panic_entered_and_left_are_logged_with_the_available_count()
+    {
+        using var host = await StartAsync();
+        var state = host.Service();
+
+        foreach (var endpoint in state.Endpoints)
+        {
+            endpoint.Health.SetPassive(HealthOpinion.Unhealthy);
+        }
+
+        state.OnHealthChanged();
+        state.Endpoints[0].Health.SetPassive(HealthOpinion.Healthy);
+        state.OnHealthChanged();
+
+        Assert.Contains("0 of 2 endpoints available", Assert.Single(host.Logs.WithId(MeshEventIds.PanicEntered)).Message, StringComparison.Ordinal);
+        Assert.Contains("1 of 2 endpoints available", Assert.Single(host.Logs.WithId(MeshEventIds.PanicLeft)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Resolver_failure_is_logged_once_per_distinct_error_and_recovery_once()
+    {
+        using var host = await StartAsync();
+        var state = host.Service();
+
+        state.OnError(new InvalidOperationException("source unreachable"));
+        state.OnError(new InvalidOperationException("source unreachable"));
+        state.OnEndpoints(state.Endpoints.ToArray());
+        state.OnEndpoints(state.Endpoints.ToArray());
+
+        var failed = Assert.Single(host.Logs.WithId(MeshEventIds.ResolverFailed));
+        Assert.Equal(LogLevel.Warning, failed.Level);
+        Assert.Contains("source unreachable", failed.Message, StringComparison.Ordinal);
+        Assert.Single(host.Logs.WithId(MeshEventIds.ResolverRecovered));
+    }
+
+    [Fact]
+    public async Task Requests_log_nothing_above_debug()
+    {
+        using var host = await StartAsync();
+        int before = host.Logs.Entries.Count(e => e.Category.StartsWith("Mesh.Client", StringComparison.Ordinal) && e.Level > LogLevel.Debug);
+
+        for (int i = 0; i < 10; i++)
+        {
+            using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+        }
+
+        Assert.Equal(before, host.Logs.Entries.Count(e => e.Category.StartsWith("Mesh.Client", StringComparison.Ordinal) && e.Level > LogLevel.Debug));
+    }
+
+    [Fact]
+    public void Event_ids_are_unique()
+    {
+        var ids = typeof(MeshEventIds).GetFields().Select(f => (int)f.GetRawConstantValue()!).ToArray();
+        Assert.Equal(ids.Length, ids.Distinct().Count());
+    }
+}

@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Mesh.Client.Diagnostics;
+using Mesh.Client.Routing;
+using Mesh.Client.Tests.Infrastructure;
+
+namespace Mesh.Client.Tests.Diagnostics;
+
+/// <summary>Requests tag the caller's activity; background work gets activities of the Mesh.Client source.</summary>
+public sealed class TracingTests : IAsyncLifetime, IDisposable
+{
+    private readonly ActivitySource _caller = new("Mesh.Client.Tests.Caller." + Guid.NewGuid().ToString("N"));
+    private readonly ConcurrentQueue<Activity> _meshActivities = new();
+    private readonly ActivityListener _listener;
+    private readonly string _service = "traced" + Guid.NewGuid().ToString("N")[..8];
+    private TestBackend _backend = null!;
+
+    public TracingTests()
+    {
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == _caller.Name || s.Name == MeshTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (a.Source.Name == MeshTelemetry.ActivitySourceName && (a.GetTagItem(MeshTracing.ServiceTag) as string) == _service)
+                {
+                    _meshActivities.Enqueue(a);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
+
+    public async Task InitializeAsync() => _backend = await TestBackend.StartAsync();
+
+    public async Task DisposeAsync() => await _backend.DisposeAsync();
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _caller.Dispose();
+    }
+
+    private TelemetryTestHost Start() =>
+        TelemetryTestHost.Start(m => m.AddStaticEndpoints(_service, _backend.Address), baseAddress: $"http://{_service}");
+
+    [Fact]
+    public async Task A_client_span_gets_service_endpoint_attempt_and_server_address_tags()
+    {
+        using var host = Start();
+        using (var span = _caller.StartActivity("call", ActivityKind.Client))
+        {
+            using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+
+            Assert.NotNull(span);
+            Assert.Equal(_service, span.GetTagItem(MeshTracing.ServiceTag));
+            Assert.Equal(_backend.Authority, span.GetTagItem(MeshTracing.EndpointTag));
+            Assert.Equal(1, span.GetTagItem(MeshTracing.AttemptTag));
+            Assert.Equal("127.0.0.1", span.GetTagItem("server.address"));
+            Assert.Equal(_backend.Port, span.GetTagItem("server.port"));
+        }
+    }
+
+    [Fact]
+    public async Task A_server_span_gets_mesh_tags_but_keeps_its_own_server_address()
+    {
+        using var host = Start();
+        using var span = _caller.StartActivity("GET /orders", ActivityKind.Server);
+        Assert.NotNull(span);
+        span.SetTag("server.address", "orders.example");
+
+        using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+
+        Assert.Equal(_backend.Authority, span.GetTagItem(MeshTracing.EndpointTag));
+        Assert.Equal("orders.example", span.GetTagItem("server.address"));
+        Assert.Null(span.GetTagItem("server.port"));
+    }
+
+    [Fact]
+    public async Task Retry_and_hedge_add_events_to_the_current_span()
+    {
+        using var host = Start();
+        using (var warm = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)))
+        {
+            warm.EnsureSuccessStatusCode();
+        }
+
+        var state = host.Service(_service);
+        using var span = _caller.StartActivity("call", ActivityKind.Client);
+        Assert.NotNull(span);
+
+        state.Telemetry.OnRetry(state.Endpoints[0], AttemptOutcome.FailureStatus, nextAttempt: 2);
+        state.Telemetry.OnHedge(attempt: 3);
+
+        var events = span.Events.ToArray();
+        Assert.Equal([MeshTracing.RetryEvent, MeshTracing.HedgeEvent], events.Select(e => e.Name));
+        var retryTags = events[0].Tags.ToDictionary(t => t.Key, t => t.Value);
+        Assert.Equal(2, retryTags[MeshTracing.AttemptTag]);
+        Assert.Equal("failure_status", retryTags[MeshTracing.OutcomeTag]);
+        Assert.Equal(_backend.Authority, retryTags[MeshTracing.EndpointTag]);
+    }
+
+    [Fact]
+    public async Task Applying_a_resolver_snapshot_is_an_activity_of_the_Mesh_Client_source()
+    {
+        using var host = Start();
+        using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+
+        var update = Assert.Single(_meshActivities, a => a.OperationName == MeshTracing.ResolverUpdateActivity);
+        Assert.Equal("static", update.GetTagItem(MeshTracing.ResolverTag));
+        Assert.Equal(1, update.GetTagItem(MeshTracing.CountTag));
+    }
+
+    [Fact]
+    public async Task Without_a_sampled_activity_nothing_is_tagged()
+    {
+        using var host = Start();
+        // What a sampler's PropagationData decision leaves: an activity that carries context but wants no data.
+        var unsampled = new Activity("unsampled") { IsAllDataRequested = false };
+        unsampled.Start();
+        try
+        {
+            using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+            Assert.False(unsampled.IsAllDataRequested);
+            Assert.Empty(unsampled.TagObjects);
+        }
+        finally
+        {
+            unsampled.Stop();
+        }
+    }
+}
