@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Mesh.Client.Discovery;
 using Mesh.Client.Routing;
 
@@ -34,18 +35,25 @@ internal static class MeshTracing
     public static readonly ActivitySource Source = new(MeshTelemetry.ActivitySourceName);
 
     /// <summary>Tags the current activity with the service, the chosen endpoint and the attempt number (1 for the first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void TagAttempt(string service, Endpoint endpoint, int attempt)
     {
         if (Activity.Current is { IsAllDataRequested: true } activity)
         {
-            activity.SetTag(ServiceTag, service);
-            activity.SetTag(EndpointTag, endpoint.Authority);
-            activity.SetTag(AttemptTag, attempt);
-            if (activity.Kind == ActivityKind.Client)
-            {
-                activity.SetTag("server.address", endpoint.Host);
-                activity.SetTag("server.port", endpoint.Port);
-            }
+            TagAttempt(activity, service, endpoint, attempt);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void TagAttempt(Activity activity, string service, Endpoint endpoint, int attempt)
+    {
+        activity.SetTag(ServiceTag, service);
+        activity.SetTag(EndpointTag, endpoint.Authority);
+        activity.SetTag(AttemptTag, attempt);
+        if (activity.Kind == ActivityKind.Client)
+        {
+            activity.SetTag("server.address", endpoint.Host);
+            activity.SetTag("server.port", endpoint.Port);
         }
     }
 

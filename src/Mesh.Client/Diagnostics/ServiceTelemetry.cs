@@ -1,6 +1,7 @@
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
 using Mesh.Client.Routing;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Diagnostics;
@@ -38,9 +39,11 @@ internal sealed class ServiceTelemetry
     public string ServiceName { get; }
 
     /// <summary>An attempt is about to be sent to <paramref name="endpoint"/>; <paramref name="attempt"/> is 1 for the first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnAttemptStarting(Endpoint endpoint, int attempt) => MeshTracing.TagAttempt(ServiceName, endpoint, attempt);
 
     /// <summary>An attempt ended (its lease completed) after <paramref name="elapsed"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnAttemptCompleted(Endpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed) =>
         _metrics?.RecordAttempt(this, endpoint, outcome, elapsed);
 
