@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Mesh.Client.Benchmarks;
+namespace Mesh.Client.Benchmarks.Diagnostics;
 
 /// <summary>
 /// What the request path adds for telemetry, in isolation: the two calls <c>MeshHandler</c> makes per attempt

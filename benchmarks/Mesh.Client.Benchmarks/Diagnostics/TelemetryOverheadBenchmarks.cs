@@ -5,7 +5,7 @@ using Mesh.Client.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace Mesh.Client.Benchmarks;
+namespace Mesh.Client.Benchmarks.Diagnostics;
 
 /// <summary>
 /// The cost of telemetry on the request path: the mesh handler (service lookup, pick, URI rewrite, lease, accounting)
