@@ -22,11 +22,11 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
 
     private static FakeEndpoint[] Ready(params string[] ips) => ips.Select(ip => new FakeEndpoint(ip)).ToArray();
 
-    private (KubernetesEndpointResolver Resolver, RecordingObserver Observer, IDisposable Watch) Start(string name = "catalog",
+    private (KubernetesEndpointResolver Resolver, WatchRecorder Observer, IDisposable Watch) Start(string name = "catalog",
         Action<KubernetesResolverOptions>? configure = null, CollectingLoggerProvider? logs = null)
     {
         var resolver = _cluster.CreateResolver(configure, logs);
-        var observer = new RecordingObserver();
+        var observer = new WatchRecorder();
         var watch = resolver.Watch(new EndpointQuery(name, Http), observer);
         Assert.NotNull(watch);
         return (resolver, observer, watch);
@@ -287,9 +287,9 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
     {
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
         using var resolver = _cluster.CreateResolver();
-        var first = new RecordingObserver();
-        var second = new RecordingObserver();
-        var third = new RecordingObserver();
+        var first = new WatchRecorder();
+        var second = new WatchRecorder();
+        var third = new WatchRecorder();
         var watch1 = resolver.Watch(new EndpointQuery("catalog", Http), first)!;
         await first.WaitForAuthoritiesAsync("10.0.0.1:8080");
         var watch2 = resolver.Watch(new EndpointQuery("catalog.default", Http), second)!;
@@ -311,7 +311,7 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
         Assert.Equal(1, resolver.WatchCount);
         watch3.Dispose();
         Assert.Equal(0, resolver.WatchCount);
-        await shared.Completion.WaitAsync(RecordingObserver.DefaultTimeout);
+        await shared.Completion.WaitAsync(WatchRecorder.DefaultTimeout);
         await WaitUntilAsync(() => Api.OpenWatches == 0, "the watch to close");
     }
 
@@ -342,11 +342,11 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
             o.Ports["multi"] = "9090";   // the Service's port number → its name → the pods' port; any form of the name
             o.Ports["multi.default"] = "grpc"; // this form only
         });
-        var byDefault = new RecordingObserver();
-        var byNumber = new RecordingObserver();
-        var byName = new RecordingObserver();
-        var byEndpointName = new RecordingObserver();
-        var missing = new RecordingObserver();
+        var byDefault = new WatchRecorder();
+        var byNumber = new WatchRecorder();
+        var byName = new WatchRecorder();
+        var byEndpointName = new WatchRecorder();
+        var missing = new WatchRecorder();
         using var w1 = plain.Watch(new EndpointQuery("multi.default.svc", Http), byDefault)!;
         using var w2 = resolver.Watch(new EndpointQuery("multi", Http), byNumber)!;
         using var w3 = resolver.Watch(new EndpointQuery("multi.default", Http), byName)!;
@@ -373,7 +373,7 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
             o.Environment = name => name switch { "KUBERNETES_SERVICE_HOST" => "127.0.0.1", "KUBERNETES_SERVICE_PORT" => port, _ => null };
         });
         using var _ = resolver;
-        var observer = new RecordingObserver();
+        var observer = new WatchRecorder();
         using var watch = resolver.Watch(new EndpointQuery("catalog", Http), observer);
 
         await observer.WaitForErrorAsync(e => e is HttpRequestException, "a TLS failure");
@@ -391,29 +391,29 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
             KubeConfigPath = Path.Combine(_cluster.ServiceAccountPath, "absent-kubeconfig"),
         };
         using var unlisted = new KubernetesEndpointResolver(Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System);
-        Assert.Null(unlisted.Watch(new EndpointQuery("catalog", Http), new RecordingObserver()));
+        Assert.Null(unlisted.Watch(new EndpointQuery("catalog", Http), new WatchRecorder()));
 
         options.Services.Add("catalog");
         using var listed = new KubernetesEndpointResolver(Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System);
-        var observer = new RecordingObserver();
+        var observer = new WatchRecorder();
         using var watch = listed.Watch(new EndpointQuery("catalog", Http), observer);
         Assert.NotNull(watch);
         Assert.Contains("No usable Kubernetes credentials", Assert.Single(observer.Errors).Message, StringComparison.Ordinal);
-        Assert.Null(listed.Watch(new EndpointQuery("inventory", Http), new RecordingObserver()));
+        Assert.Null(listed.Watch(new EndpointQuery("inventory", Http), new WatchRecorder()));
     }
 
     [Fact]
     public async Task Names_outside_the_kubernetes_forms_or_the_services_list_are_not_claimed()
     {
         using var resolver = _cluster.CreateResolver(o => o.Services.Add("catalog.default"));
-        Assert.Null(resolver.Watch(new EndpointQuery("api.example.com", Http), new RecordingObserver()));
-        Assert.Null(resolver.Watch(new EndpointQuery("localhost", Http), new RecordingObserver()));
-        Assert.Null(resolver.Watch(new EndpointQuery("127.0.0.1", Http), new RecordingObserver()));
-        Assert.Null(resolver.Watch(new EndpointQuery("inventory", Http), new RecordingObserver()));
-        Assert.Null(resolver.Watch(new EndpointQuery("catalog.shop", Http), new RecordingObserver()));
+        Assert.Null(resolver.Watch(new EndpointQuery("api.example.com", Http), new WatchRecorder()));
+        Assert.Null(resolver.Watch(new EndpointQuery("localhost", Http), new WatchRecorder()));
+        Assert.Null(resolver.Watch(new EndpointQuery("127.0.0.1", Http), new WatchRecorder()));
+        Assert.Null(resolver.Watch(new EndpointQuery("inventory", Http), new WatchRecorder()));
+        Assert.Null(resolver.Watch(new EndpointQuery("catalog.shop", Http), new WatchRecorder()));
 
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
-        var observer = new RecordingObserver();
+        var observer = new WatchRecorder();
         using var watch = resolver.Watch(new EndpointQuery("catalog", Http), observer);
         Assert.NotNull(watch);
         await observer.WaitForAuthoritiesAsync("10.0.0.1:8080");

@@ -12,7 +12,7 @@ public sealed class AsyncSignal
     /// <summary>Waits until <paramref name="condition"/> holds, re-checking on every pulse; fails after a generous timeout.</summary>
     public async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? RecordingObserver.DefaultTimeout);
+        var deadline = DateTime.UtcNow + (timeout ?? WatchRecorder.DefaultTimeout);
         while (true)
         {
             var next = Volatile.Read(ref _next);

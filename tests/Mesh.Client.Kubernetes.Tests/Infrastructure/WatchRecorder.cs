@@ -3,7 +3,7 @@ using Mesh.Client.Discovery;
 namespace Mesh.Client.Kubernetes.Tests.Infrastructure;
 
 /// <summary>An observer that keeps every snapshot and error, and lets a test wait (bounded) for one that matches.</summary>
-public sealed class RecordingObserver : IEndpointObserver
+public sealed class WatchRecorder : IEndpointObserver
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
