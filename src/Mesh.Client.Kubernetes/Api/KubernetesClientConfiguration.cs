@@ -73,6 +73,9 @@ internal sealed class KubernetesClientConfiguration
         }
     }
 
+    /// <summary>A configuration given in code (a host and, optionally, a fixed token): for benchmarks and tests.</summary>
+    internal static KubernetesClientConfiguration Create(Uri host, string? token = null) => new(host, "code", token, tokenFile: null);
+
     /// <summary>Whether the process runs in a pod: <c>KUBERNETES_SERVICE_HOST</c> is set and the service-account token exists.</summary>
     public static bool IsInCluster(Func<string, string?> environment, string serviceAccountPath) =>
         !string.IsNullOrEmpty(environment("KUBERNETES_SERVICE_HOST"))
