@@ -132,9 +132,9 @@ internal sealed class EndpointSliceWatch : IDisposable
                     relistNow = quickRelists++ == 0;
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
-                return;
+                return; // stopped: whatever the stop broke (a disposed client, a cancelled read) is not a failure to report
             }
             catch (KubernetesApiException ex) when (ex.IsGone)
             {
