@@ -79,6 +79,7 @@ internal sealed class ServiceRegistry : IDisposable
                 }
 
                 asked.Add(resolver.Name);
+                state.AskingResolver(resolver.Name);
                 IDisposable? watch;
                 try
                 {
@@ -92,7 +93,7 @@ internal sealed class ServiceRegistry : IDisposable
 
                 if (watch is not null)
                 {
-                    state.Attach(resolver.Name, watch);
+                    state.Attach(watch);
                     client.Add(key, state);
                     return state;
                 }

@@ -63,12 +63,20 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     /// <summary>Completes when the first snapshot arrives.</summary>
     public Task FirstResolution => _firstResolution.Task;
 
-    /// <summary>Attaches the resolver watch that feeds this service. Called once, right after creation.</summary>
-    public void Attach(string resolverName, IDisposable watch)
+    /// <summary>Names the resolver being asked, before it is asked, so what it publishes at once is attributed to it.</summary>
+    public void AskingResolver(string resolverName)
     {
         lock (_writeLock)
         {
             ResolverName = resolverName;
+        }
+    }
+
+    /// <summary>Attaches the watch of the resolver that claimed this service. Called once, right after it did.</summary>
+    public void Attach(IDisposable watch)
+    {
+        lock (_writeLock)
+        {
             if (_disposed)
             {
                 watch.Dispose();
