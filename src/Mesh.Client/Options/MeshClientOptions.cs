@@ -23,4 +23,12 @@ public sealed class MeshClientOptions
     /// when a mesh-enabled client (for example through <c>ConfigureHttpClientDefaults</c>) also calls outside hosts.
     /// </summary>
     public bool PassThroughUnknownHosts { get; set; }
+
+    /// <summary>
+    /// How long a service may go unused before the mesh forgets it: its resolver watch (DNS polling, Kubernetes watch)
+    /// and heartbeats stop, and its load and health state is dropped; the next request creates it again and waits for
+    /// its first resolution. <see cref="Timeout.InfiniteTimeSpan"/> keeps every service for the client's lifetime.
+    /// Default: 10 minutes (at least 1 second).
+    /// </summary>
+    public TimeSpan ServiceIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
