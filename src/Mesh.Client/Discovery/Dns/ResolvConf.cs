@@ -56,15 +56,9 @@ internal static class ResolvConf
             return false;
         }
 
-        if (IPAddress.TryParse(value, out var bare))
+        if (IPEndPoint.TryParse(value, out var endPoint))
         {
-            server = new IPEndPoint(bare, 53);
-            return true;
-        }
-
-        if (IPEndPoint.TryParse(value, out var endPoint) && endPoint.Port > 0)
-        {
-            server = endPoint;
+            server = new IPEndPoint(endPoint.Address, endPoint.Port == 0 ? 53 : endPoint.Port);
             return true;
         }
 
