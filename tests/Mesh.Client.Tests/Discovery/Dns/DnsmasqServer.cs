@@ -81,7 +81,7 @@ public sealed class DnsmasqServer : IAsyncDisposable
                 + "'apt-get install -y dnsmasq-base' (Debian/Ubuntu; .ci/run does this), or set DNSMASQ to its path.");
     }
 
-    /// <summary>Starts dnsmasq with <paramref name="addresses"/> (name → addresses; names are relative to <see cref="Domain"/> or absolute) and <paramref name="srv"/>.</summary>
+    /// <summary>Starts dnsmasq with <paramref name="addresses"/> (name → addresses; names are relative to <see cref="Domain"/>, see <see cref="Qualify"/>) and <paramref name="srv"/>.</summary>
     public static async Task<DnsmasqServer> StartAsync(IReadOnlyDictionary<string, string[]>? addresses = null, IReadOnlyList<SrvEntry>? srv = null)
     {
         var server = new DnsmasqServer();
@@ -247,8 +247,9 @@ public sealed class DnsmasqServer : IAsyncDisposable
         File.Move(temporary, _hostsFile, overwrite: true);
     }
 
-    /// <summary><c>catalog</c> → <c>catalog.mesh.test</c>; names with a dot stay as they are.</summary>
-    public static string Qualify(string name) => name.Contains('.', StringComparison.Ordinal) ? name : $"{name}.{Domain}";
+    /// <summary><c>catalog</c> → <c>catalog.mesh.test</c>; a name already under the domain, or ending with a dot, stays.</summary>
+    public static string Qualify(string name) =>
+        name.EndsWith('.') ? name[..^1] : name.EndsWith("." + Domain, StringComparison.OrdinalIgnoreCase) ? name : $"{name}.{Domain}";
 
     /// <summary>A port free for both UDP and TCP on 127.0.0.1 now (dnsmasq listens on both).</summary>
     private static int FindFreePort()
