@@ -43,7 +43,7 @@ public sealed class ConfigurationEndpointResolver : IEndpointResolver
     }
 
     /// <summary>Creates the resolver over <paramref name="configuration"/>.</summary>
-    public ConfigurationEndpointResolver(IConfiguration? configuration)
+    internal ConfigurationEndpointResolver(IConfiguration? configuration)
     {
         _configuration = configuration;
     }

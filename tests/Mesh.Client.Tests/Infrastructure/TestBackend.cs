@@ -45,11 +45,14 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Replaces the default answer; receives the context after the request was recorded.</summary>
     public Func<HttpContext, Task>? Handler { get; set; }
 
-    public static async Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null)
+    /// <param name="name">What the backend answers with.</param>
+    /// <param name="configure">Changes to the web application.</param>
+    /// <param name="listenOn">Where to listen; default 127.0.0.1 on a port the OS picks (DNS tests listen on 127.0.0.2, 127.0.0.3...).</param>
+    public static async Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null, IPEndPoint? listenOn = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k => k.Listen(listenOn ?? new IPEndPoint(IPAddress.Loopback, 0)));
         configure?.Invoke(builder);
         var app = builder.Build();
         var backend = new TestBackend(app, name);

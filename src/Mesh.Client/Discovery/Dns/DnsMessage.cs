@@ -60,13 +60,6 @@ internal static class DnsMessage
         return message;
     }
 
-    /// <summary>Reads the id of a message; false when it is shorter than a header.</summary>
-    public static bool TryReadId(ReadOnlySpan<byte> message, out ushort id)
-    {
-        id = message.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(message) : (ushort)0;
-        return message.Length >= HeaderLength;
-    }
-
     /// <summary>
     /// Parses a reply to the question (<paramref name="id"/>, <paramref name="name"/>, <paramref name="type"/>).
     /// </summary>

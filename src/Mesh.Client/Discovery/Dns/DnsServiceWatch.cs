@@ -234,7 +234,7 @@ internal sealed partial class DnsServiceWatch : IDisposable
                 Notify(observer, endpoints, _lastError);
             }
 
-            _nextRefreshDue = _timeProvider.GetTimestamp() + (long)(next.TotalSeconds * _timeProvider.TimestampFrequency);
+            _nextRefreshDue = _timeProvider.GetTimestamp() + (long)Math.Round(next.Ticks * (double)_timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond);
             _timer.Change(next, Timeout.InfiniteTimeSpan);
         }
 

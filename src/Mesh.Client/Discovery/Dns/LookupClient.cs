@@ -134,7 +134,8 @@ internal sealed class LookupClient : IDnsQuery
             while (true)
             {
                 int received = await socket.ReceiveAsync(buffer.AsMemory(0, MaxMessage), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                if (!DnsMessage.TryReadId(buffer.AsSpan(0, received), out ushort replyId) || replyId != id)
+                // Another id (or too short to carry one): not our reply. Ours, however broken, is parsed and judged.
+                if (received < 2 || BinaryPrimitives.ReadUInt16BigEndian(buffer) != id)
                 {
                     dropped.Value++;
                     continue;

@@ -17,6 +17,7 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _udpLoop;
     private readonly Task _tcpLoop;
+    private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
     private int _udpQueries;
     private int _tcpQueries;
 
@@ -45,6 +46,22 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
 
     public int TcpQueries => Volatile.Read(ref _tcpQueries);
 
+    /// <summary>Completes when <paramref name="count"/> UDP queries have arrived in all (bounded by <see cref="RecordingObserver.Patience"/>).</summary>
+    public Task WaitForUdpQueriesAsync(int count)
+    {
+        lock (_waiters)
+        {
+            if (_udpQueries >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((count, done));
+            return done.Task.WaitAsync(RecordingObserver.Patience);
+        }
+    }
+
     private async Task UdpLoopAsync()
     {
         var buffer = new byte[65535];
@@ -65,6 +82,11 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _udpQueries);
+            lock (_waiters)
+            {
+                _waiters.RemoveAll(w => w.Count <= _udpQueries && w.Done.TrySetResult());
+            }
+
             var query = buffer.AsSpan(0, received.ReceivedBytes).ToArray();
             foreach (var reply in Udp(query))
             {
