@@ -31,4 +31,7 @@ public sealed class MeshClientOptions
     /// Default: 10 minutes (at least 1 second).
     /// </summary>
     public TimeSpan ServiceIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Values configuration held that could not be converted, reported by start-up validation.</summary>
+    internal List<string> BindingErrors { get; } = [];
 }

@@ -112,7 +112,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
         Assert.Equal(new Dictionary<string, int> { ["b2"] = 4 }, await SendAsync(client, 4));
         var before = StateOf(provider).Endpoints.Single();
 
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
         using var sameWatch = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder)!;
         Assert.Single(await recorder.NextEndpointsAsync()); // a new subscriber gets the last result at once
         await dns.SetAddressesAsync(new Dictionary<string, string[]> { ["catalog"] = ["127.0.0.2", "127.0.0.3"] });
@@ -145,8 +145,8 @@ public sealed class DnsResolverTests : IAsyncLifetime
             o.Services["v6"] = new DnsServiceOptions { HostName = "dual.mesh.test", AddressFamily = DnsAddressFamily.IPv6, Port = 8443 };
         });
         var resolver = ResolverOf(provider);
-        var dual = new RecordingObserver();
-        var v6 = new RecordingObserver();
+        var dual = new WaitingObserver();
+        var v6 = new WaitingObserver();
 
         using var a = resolver.Watch(new EndpointQuery("dual", ["https"]), dual);
         using var b = resolver.Watch(new EndpointQuery("v6", ["http"]), v6);
@@ -195,7 +195,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
         state.OnHealthChanged();
 
         // The operator swaps priorities and weights: after one refresh, traffic follows, and state is kept.
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
         using var sameWatch = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder)!;
         await recorder.NextEndpointsAsync();
         await dns.RestartAsync(
@@ -229,7 +229,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
             };
         });
         using var provider = BuildMesh(server.Server, o => o.Services["catalog"] = new DnsServiceOptions { SrvName = "_http._tcp.catalog.mesh.test" });
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
 
         using var watch = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder);
 
@@ -249,7 +249,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
         });
         var client = provider.Client();
         Assert.Equal(new Dictionary<string, int> { ["good"] = 2 }, await SendAsync(client, 2));
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
         using var sameWatch = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder)!;
         await recorder.NextEndpointsAsync();
         var watch = ResolverOf(provider).FindWatch("catalog")!;
@@ -302,7 +302,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
         {
             HostName = "catalog.mesh.test", AddressFamily = DnsAddressFamily.IPv4,
         });
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
         using var subscription = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder);
         var watch = ResolverOf(provider).FindWatch("catalog")!;
 
@@ -333,7 +333,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
         var dns = await Keep(DnsmasqServer.StartAsync(new Dictionary<string, string[]> { ["catalog"] = ["127.0.0.2"] }));
         using var provider = BuildMesh(dns.Server, o => o.Services["catalog"] = new DnsServiceOptions { HostName = "catalog.mesh.test", Port = port });
         var client = provider.Client();
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
         using var sameWatch = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder)!;
         await recorder.NextEndpointsAsync();
         var watch = ResolverOf(provider).FindWatch("catalog")!;
@@ -370,13 +370,13 @@ public sealed class DnsResolverTests : IAsyncLifetime
 
         Assert.Contains("dns", error.ResolversAsked);
         Assert.Equal(0, server.UdpQueries);
-        Assert.Null(resolver.Watch(new EndpointQuery("catlog", ["http"]), new RecordingObserver()));
-        Assert.Null(resolver.Watch(new EndpointQuery("catalog", ["http"], endpointName: "dashboard"), new RecordingObserver()));
+        Assert.Null(resolver.Watch(new EndpointQuery("catlog", ["http"]), new WaitingObserver()));
+        Assert.Null(resolver.Watch(new EndpointQuery("catalog", ["http"], endpointName: "dashboard"), new WaitingObserver()));
 
         var options = provider.GetRequiredService<IOptions<DnsResolverOptions>>().Value;
         Assert.Equal(["billing", "catalog", "orders"], options.Services.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(("orders.mesh.test", 8080), (options.Services["orders"].HostName, options.Services["orders"].Port));
-        var recorder = new RecordingObserver();
+        var recorder = new WaitingObserver();
         using var orders = resolver.Watch(new EndpointQuery("orders", ["http"]), recorder);
         Assert.Contains(await recorder.NextEndpointsAsync(), e => e.Key == "http://127.0.0.1:8080");
     }
@@ -407,8 +407,8 @@ public sealed class DnsResolverTests : IAsyncLifetime
         await using var server = new ScriptedDnsServer(q => [DnsReply.Build(q, [DnsReply.A("10.6.0.1")])]);
         using var provider = BuildMesh(server.Server, o => o.Services["catalog"] = new DnsServiceOptions { AddressFamily = DnsAddressFamily.IPv4 });
         var resolver = ResolverOf(provider);
-        var first = new RecordingObserver();
-        var second = new RecordingObserver();
+        var first = new WaitingObserver();
+        var second = new WaitingObserver();
 
         var a = resolver.Watch(new EndpointQuery("catalog", ["http"]), first)!;
         await first.NextEndpointsAsync();

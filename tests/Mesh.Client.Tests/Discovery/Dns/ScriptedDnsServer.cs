@@ -46,7 +46,7 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
 
     public int TcpQueries => Volatile.Read(ref _tcpQueries);
 
-    /// <summary>Completes when <paramref name="count"/> UDP queries have arrived in all (bounded by <see cref="RecordingObserver.Patience"/>).</summary>
+    /// <summary>Completes when <paramref name="count"/> UDP queries have arrived in all (bounded by <see cref="WaitingObserver.Patience"/>).</summary>
     public Task WaitForUdpQueriesAsync(int count)
     {
         lock (_waiters)
@@ -58,7 +58,7 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
 
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add((count, done));
-            return done.Task.WaitAsync(RecordingObserver.Patience);
+            return done.Task.WaitAsync(WaitingObserver.Patience);
         }
     }
 

@@ -4,7 +4,7 @@ using Mesh.Client.Discovery;
 namespace Mesh.Client.Tests.Discovery.Dns;
 
 /// <summary>An observer that records what a resolver publishes, and lets a test wait (bounded) for a matching event.</summary>
-public sealed class RecordingObserver : IEndpointObserver
+public sealed class WaitingObserver : IEndpointObserver
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
