@@ -5,7 +5,7 @@ using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Mesh.Client.Benchmarks;
+namespace Mesh.Client.Benchmarks.Discovery;
 
 /// <summary>
 /// A resolver update of a large service (a 10,000-pod headless service) applied to a live service while other threads
