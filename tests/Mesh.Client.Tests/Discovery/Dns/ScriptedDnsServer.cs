@@ -25,16 +25,33 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
     {
         Udp = udp;
         Tcp = tcp;
-        _udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        _udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        (_udp, _tcp) = BindBoth();
         Port = ((IPEndPoint)_udp.LocalEndPoint!).Port;
-        _tcp = new TcpListener(IPAddress.Loopback, Port);
-        _tcp.Start();
         _udpLoop = Task.Run(UdpLoopAsync);
         _tcpLoop = Task.Run(TcpLoopAsync);
     }
 
     public int Port { get; }
+
+    /// <summary>A UDP socket on a port the OS picks, and a TCP listener on the same port (retrying when TCP has it taken).</summary>
+    private static (Socket Udp, TcpListener Tcp) BindBoth()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var tcp = new TcpListener(IPAddress.Loopback, ((IPEndPoint)udp.LocalEndPoint!).Port);
+            try
+            {
+                tcp.Start();
+                return (udp, tcp);
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+                udp.Dispose();
+            }
+        }
+    }
 
     public string Server => $"127.0.0.1:{Port}";
 
@@ -111,20 +128,32 @@ public sealed class ScriptedDnsServer : IAsyncDisposable
 
             using (client)
             {
-                var stream = client.GetStream();
-                var prefix = new byte[2];
-                await stream.ReadExactlyAsync(prefix, _stop.Token);
-                var query = new byte[BinaryPrimitives.ReadUInt16BigEndian(prefix)];
-                await stream.ReadExactlyAsync(query, _stop.Token);
-                Interlocked.Increment(ref _tcpQueries);
-                if (Tcp?.Invoke(query) is { } reply)
+                try
                 {
-                    var framed = new byte[reply.Length + 2];
-                    BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)reply.Length);
-                    reply.CopyTo(framed, 2);
-                    await stream.WriteAsync(framed, _stop.Token);
+                    await ServeTcpAsync(client);
+                }
+                catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
+                {
+                    // A client that went away, or the server stopping: keep serving, or end below.
                 }
             }
+        }
+    }
+
+    private async Task ServeTcpAsync(TcpClient client)
+    {
+        var stream = client.GetStream();
+        var prefix = new byte[2];
+        await stream.ReadExactlyAsync(prefix, _stop.Token);
+        var query = new byte[BinaryPrimitives.ReadUInt16BigEndian(prefix)];
+        await stream.ReadExactlyAsync(query, _stop.Token);
+        Interlocked.Increment(ref _tcpQueries);
+        if (Tcp?.Invoke(query) is { } reply)
+        {
+            var framed = new byte[reply.Length + 2];
+            BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)reply.Length);
+            reply.CopyTo(framed, 2);
+            await stream.WriteAsync(framed, _stop.Token);
         }
     }
 
