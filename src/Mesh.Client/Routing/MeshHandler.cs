@@ -106,6 +106,11 @@ internal sealed class MeshHandler : DelegatingHandler
         {
             var outcome = AttemptClassifier.Classify(ex, cancellationToken);
             telemetry.OnAttemptCompleted(endpoint, outcome, lease.Complete(outcome));
+            if (outcome == AttemptOutcome.ConnectFailure)
+            {
+                state.OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
+            }
+
             throw;
         }
         finally

@@ -13,7 +13,9 @@ public sealed class LogRecorder : ILoggerProvider
 
     public IReadOnlyList<RecordedLog> Entries => _entries.ToArray();
 
-    public IReadOnlyList<RecordedLog> WithId(int eventId) => Entries.Where(e => e.EventId == eventId).ToArray();
+    /// <summary>The mesh's entries with <paramref name="eventId"/> (ids are per category: HttpClient's own logs reuse small numbers).</summary>
+    public IReadOnlyList<RecordedLog> WithId(int eventId) =>
+        Entries.Where(e => e.EventId == eventId && e.Category.StartsWith("Mesh.Client", StringComparison.Ordinal)).ToArray();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 

@@ -136,9 +136,19 @@ public sealed class LogsTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Event_ids_are_unique()
+    public void Every_log_message_of_the_library_has_its_own_event_id_from_MeshEventIds()
     {
-        var ids = typeof(MeshEventIds).GetFields().Select(f => (int)f.GetRawConstantValue()!).ToArray();
-        Assert.Equal(ids.Length, ids.Distinct().Count());
+        var declared = typeof(MeshEventIds).GetFields().Select(f => (int)f.GetRawConstantValue()!).ToHashSet();
+        var used = typeof(MeshEventIds).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic))
+            .Select(m => (Method: m, Attribute: m.GetCustomAttributes(typeof(LoggerMessageAttribute), false).Cast<LoggerMessageAttribute>().SingleOrDefault()))
+            .Where(x => x.Attribute is not null)
+            .Select(x => (Name: $"{x.Method.DeclaringType!.Name}.{x.Method.Name}", x.Attribute!.EventId))
+            .ToArray();
+
+        Assert.NotEmpty(used);
+        Assert.All(used, u => Assert.True(declared.Contains(u.EventId), $"{u.Name} logs with id {u.EventId}, which MeshEventIds does not declare."));
+        var duplicates = used.GroupBy(u => u.EventId).Where(g => g.Count() > 1).Select(g => $"{g.Key}: {string.Join(", ", g.Select(u => u.Name))}");
+        Assert.Empty(duplicates);
     }
 }
