@@ -45,11 +45,18 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Replaces the default answer; receives the context after the request was recorded.</summary>
     public Func<HttpContext, Task>? Handler { get; set; }
 
-    public static async Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null)
+    public static Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null) =>
+        StartAsync(0, name, configure);
+
+    /// <summary>
+    /// Starts a backend on <paramref name="port"/> (0: the OS picks): pass a stopped backend's port to restart "the same"
+    /// endpoint, as a crashed replica coming back would.
+    /// </summary>
+    public static async Task<TestBackend> StartAsync(int port, string name = "backend", Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
         configure?.Invoke(builder);
         var app = builder.Build();
         var backend = new TestBackend(app, name);
