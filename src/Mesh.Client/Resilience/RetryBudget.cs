@@ -23,7 +23,7 @@ public sealed class RetryBudget
     private const int EpochBits = 20;
     private const int ValueBits = 64 - EpochBits;
     private const long ValueMask = (1L << ValueBits) - 1;
-    private const long ValueOffset = 1L << (ValueBits - 1);
+    private const long ValueLimit = (1L << (ValueBits - 1)) - 1;
     private const long EpochMask = (1L << EpochBits) - 1;
 
     // Integer units: a withdrawal costs 10,000; a deposit is worth percent × 100 (20 % → 2,000, so five requests pay one retry).
@@ -96,7 +96,7 @@ public sealed class RetryBudget
                 long word = Volatile.Read(ref _slices[(int)(e % Slices)]);
                 if (((ulong)word >> ValueBits) == (ulong)(e & EpochMask))
                 {
-                    sum += (word & ValueMask) - ValueOffset;
+                    sum += Decode(word);
                 }
             }
 
@@ -112,14 +112,17 @@ public sealed class RetryBudget
         while (true)
         {
             long word = Volatile.Read(ref slot);
-            long value = ((ulong)word >> ValueBits) == (ulong)tag ? (word & ValueMask) - ValueOffset : 0;
-            long next = (tag << ValueBits) | ((Math.Clamp(value + amount, -ValueOffset, ValueOffset - 1) + ValueOffset) & ValueMask);
+            long value = ((ulong)word >> ValueBits) == (ulong)tag ? Decode(word) : 0;
+            long next = (tag << ValueBits) | (Math.Clamp(value + amount, -ValueLimit, ValueLimit) & ValueMask);
             if (Interlocked.CompareExchange(ref slot, next, word) == word)
             {
                 return;
             }
         }
     }
+
+    /// <summary>The slice's net balance: the low bits, two's complement, sign-extended (a zero word is an empty slice).</summary>
+    private static long Decode(long word) => (word << EpochBits) >> EpochBits;
 
     private long CurrentEpoch() => _timeProvider.GetElapsedTime(0, _timeProvider.GetTimestamp()).Ticks / _sliceTicks;
 }
