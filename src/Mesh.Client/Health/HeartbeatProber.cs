@@ -49,6 +49,9 @@ internal sealed class HeartbeatProber : IDisposable
 
     private long _probesCompleted;
 
+    /// <summary>Raised when a probe has been recorded and the endpoint's next probe scheduled (for tests and diagnostics).</summary>
+    internal event Action<Endpoint>? ProbeFinished;
+
     /// <summary>Takes the service's current members: starts probing new ones at once, stops probing removed ones.</summary>
     public void Update(EndpointSet members)
     {
@@ -94,7 +97,7 @@ internal sealed class HeartbeatProber : IDisposable
         // A new endpoint is probed at once, outside the lock (a probe that completes synchronously re-arms its timer).
         foreach (var probe in started ?? [])
         {
-            probe.Arm(TimeSpan.Zero);
+            probe.Start();
         }
     }
 
@@ -250,10 +253,9 @@ internal sealed class HeartbeatProber : IDisposable
             }
         }
 
-        private void Fire()
-        {
-            _ = RunAsync();
-        }
+        public void Start() => _ = RunAsync();
+
+        private void Fire() => _ = RunAsync();
 
         private async Task RunAsync()
         {
@@ -271,6 +273,7 @@ internal sealed class HeartbeatProber : IDisposable
             if (!_prober._stopping.IsCancellationRequested)
             {
                 Arm(_prober.NextDelay(first));
+                _prober.ProbeFinished?.Invoke(Endpoint);
             }
         }
     }
