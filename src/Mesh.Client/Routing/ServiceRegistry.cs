@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
+using Mesh.Client.Health;
 using Mesh.Client.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,14 +25,17 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly MeshServiceOptionsFactory _optionsFactory;
     private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly IMeshHealthEvents[] _healthEvents;
     private readonly Lock _createLock = new();
     private readonly ILogger _logger;
     private ITimer? _idleSweep;
     private bool _disposed;
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
-        IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+        IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
+        IEnumerable<IMeshHealthEvents>? healthEvents = null)
     {
+        _healthEvents = healthEvents?.ToArray() ?? [];
         _resolvers = resolvers.ToArray();
         _optionsFactory = optionsFactory;
         _clientOptions = clientOptions;
@@ -43,6 +47,9 @@ internal sealed partial class ServiceRegistry : IDisposable
     public TimeProvider TimeProvider { get; }
 
     public MeshClientOptions ClientOptions => _clientOptions.CurrentValue;
+
+    /// <summary>Creates the handler heartbeats send through (one per service); tests replace it. Default: a SocketsHttpHandler.</summary>
+    internal Func<HttpMessageHandler>? ProbeHandlerFactory { get; set; }
 
     /// <summary>The services of one client; handlers keep this and look services up in it per request.</summary>
     public ClientServices GetClient(string clientName) =>
@@ -73,7 +80,7 @@ internal sealed partial class ServiceRegistry : IDisposable
             }
 
             var state = new ServiceState(client.Name, query, options, LoadBalancerFactory.Create(options, TimeProvider),
-                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"));
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _healthEvents, ProbeHandlerFactory);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))
