@@ -72,6 +72,7 @@ internal static class DiagnosticsJson
             writer.WriteNull("ejectedUntil");
         }
 
+        writer.WriteNumber("timesEjected", endpoint.TimesEjected);
         writer.WriteNumber("rttMs", Math.Round(endpoint.RttEstimate.TotalMilliseconds, 3));
         writer.WriteBoolean("rttSampled", endpoint.HasRttSample);
         writer.WriteNumber("inFlight", endpoint.InFlight);

@@ -16,10 +16,11 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
     {
         var time = _registry.TimeProvider;
         long nowTicks = EndpointLease.MonotonicTicks(time, time.GetTimestamp());
+        var now = time.GetUtcNow();
         var services = new List<ServiceSnapshot>();
         foreach (var state in _registry.All)
         {
-            services.Add(Snapshot(state, nowTicks));
+            services.Add(Snapshot(state, nowTicks, now));
         }
 
         services.Sort(static (a, b) =>
@@ -27,10 +28,10 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
             int byClient = string.CompareOrdinal(a.ClientName, b.ClientName);
             return byClient != 0 ? byClient : string.CompareOrdinal(a.ServiceName, b.ServiceName);
         });
-        return new MeshSnapshot { Timestamp = time.GetUtcNow(), Services = services };
+        return new MeshSnapshot { Timestamp = now, Services = services };
     }
 
-    private static ServiceSnapshot Snapshot(ServiceState state, long nowTicks)
+    private static ServiceSnapshot Snapshot(ServiceState state, long nowTicks, DateTimeOffset now)
     {
         var set = state.Endpoints;
         var endpoints = new EndpointSnapshot[set.Count];
@@ -49,7 +50,9 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
                 IsRoutable = set.IsRoutable(i),
                 PassiveHealth = health.Passive,
                 ActiveHealth = health.Active,
-                EjectedUntil = null,
+                // The ejection end is kept on the service's monotonic clock; shown as wall-clock time from now.
+                EjectedUntil = health.IsEjected ? now + TimeSpan.FromTicks(Math.Max(0, health.EjectedUntilTicks - nowTicks)) : null,
+                TimesEjected = health.TimesEjected,
                 RttEstimate = TimeSpan.FromTicks((long)load.GetRttEstimateTicks(nowTicks)),
                 HasRttSample = load.HasSample,
                 InFlight = load.InFlight,

@@ -58,7 +58,7 @@ internal sealed class MeshMetrics : IDisposable
         _meter.CreateObservableUpDownCounter(MeshInstruments.Endpoints, ObserveEndpoints, "{endpoint}",
             "Endpoints of each service by state: available, ejected (passive health), unhealthy (heartbeats).");
         _meter.CreateObservableGauge(MeshInstruments.Panic, ObservePanic, unit: null,
-            "1 while a service is in panic (too few endpoints available, so all take traffic), else 0.");
+            "1 while a service is in panic (fewer endpoints available than its panic threshold), else 0.");
         _ejections = _meter.CreateCounter<long>(MeshInstruments.Ejections, "{ejection}",
             "Endpoints ejected by passive health (outlier detection).");
         _retries = _meter.CreateCounter<long>(MeshInstruments.Retries, "{retry}",
@@ -253,7 +253,9 @@ internal sealed class MeshMetrics : IDisposable
         {
             if (state.IsResolved)
             {
-                measurements.Add(new Measurement<int>(state.Endpoints.IsPanic ? 1 : 0, ServiceTags(state.Telemetry)));
+                // Below the threshold whatever the panic mode: with FailFast the set is not marked panic, but the
+                // service is just as short of endpoints.
+                measurements.Add(new Measurement<int>(state.IsBelowPanicThreshold ? 1 : 0, ServiceTags(state.Telemetry)));
             }
         }
 

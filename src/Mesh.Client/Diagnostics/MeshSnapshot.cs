@@ -67,8 +67,14 @@ public sealed class EndpointSnapshot
     /// <summary>The active opinion (from heartbeats).</summary>
     public required HealthOpinion ActiveHealth { get; init; }
 
-    /// <summary>When the current ejection ends, if passive health ejected the endpoint and the ejection has an end.</summary>
+    /// <summary>When the current ejection ends, while passive health has the endpoint ejected.</summary>
     public DateTimeOffset? EjectedUntil { get; init; }
+
+    /// <summary>
+    /// How many times in a row the endpoint has been ejected (each ejection lasts one base period longer); decays while
+    /// it stays admitted.
+    /// </summary>
+    public int TimesEjected { get; init; }
 
     /// <summary>
     /// The latency estimate (Peak-EWMA) as balancers see it now, decayed for the time since its last sample; the seed

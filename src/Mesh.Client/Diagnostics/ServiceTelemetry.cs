@@ -14,17 +14,14 @@ namespace Mesh.Client.Diagnostics;
 /// <remarks>
 /// <para>Request-path methods (<see cref="OnAttemptStarting"/>, <see cref="OnAttemptCompleted"/>, <see cref="OnRetry"/>,
 /// <see cref="OnHedge"/>) are lock-free and allocate nothing when no listener is attached.</para>
-/// <para>State changes are not reported by the code that makes them but observed where they are published
-/// (<see cref="OnPublished"/>): whatever ejects an endpoint or marks it unhealthy, the service republishes its routable
-/// set, and the difference to the previous publication is what gets logged and counted. That keeps one transition one
-/// log line, however many paths lead to it.</para>
+/// <para>Health transitions are logged where they happen (<c>HealthLog</c>, with their reasons) and reach telemetry
+/// through <see cref="OnHealthTransition"/>; state that always exists (endpoints by state, panic, in-flight) is observed
+/// by <see cref="MeshMetrics"/> on collection.</para>
 /// </remarks>
 internal sealed class ServiceTelemetry
 {
     private readonly MeshMetrics? _metrics;
     private readonly ILogger _logger;
-    private Dictionary<string, Verdicts> _states = new(StringComparer.Ordinal);
-    private bool _panic;
 
     public ServiceTelemetry(string clientName, string serviceName, ILogger logger, MeshMetrics? metrics)
     {
@@ -71,7 +68,7 @@ internal sealed class ServiceTelemetry
         MeshLog.RetryBudgetExhausted(_logger, ServiceName);
     }
 
-    /// <summary>A heartbeat probe of <paramref name="endpoint"/> finished. Verdict changes are logged by <see cref="OnPublished"/>.</summary>
+    /// <summary>A heartbeat probe of <paramref name="endpoint"/> finished. Verdict changes are logged by the prober.</summary>
     public void OnHeartbeat(Endpoint endpoint, bool healthy, TimeSpan elapsed) =>
         _metrics?.RecordHeartbeat(this, endpoint, healthy, elapsed);
 
@@ -96,63 +93,15 @@ internal sealed class ServiceTelemetry
     public void OnResolverRecovered(string resolver) => MeshLog.ResolverRecovered(_logger, ServiceName, resolver);
 
     /// <summary>
-    /// The service published <paramref name="published"/>: logs and counts every change of an endpoint's passive
-    /// opinion (ejected, re-admitted) and active opinion (unhealthy, healthy) since the last publication, and entering
-    /// or leaving panic. Called under the service's write lock, so never concurrently.
+    /// A health transition happened (reported by <see cref="ServiceState.Report"/>, which also logs it): counts
+    /// ejections. Endpoints by state and panic are observed from the published state instead, so nothing else is
+    /// recorded here.
     /// </summary>
-    public void OnPublished(EndpointSet published)
+    public void OnHealthTransition(in HealthTransition transition)
     {
-        var previous = _states;
-        var next = new Dictionary<string, Verdicts>(published.Count, StringComparer.Ordinal);
-        int available = 0;
-        foreach (var endpoint in published.Endpoints)
+        if (transition.Kind == HealthTransitionKind.Ejected && transition.Endpoint is { } endpoint)
         {
-            var health = endpoint.Health;
-            var now = new Verdicts(health.Passive == HealthOpinion.Unhealthy, health.Active == HealthOpinion.Unhealthy);
-            next[endpoint.Key] = now;
-            available += now.Ejected || now.Unhealthy ? 0 : 1;
-            previous.TryGetValue(endpoint.Key, out var was); // a new endpoint starts with no adverse verdict
-            if (now.Ejected != was.Ejected)
-            {
-                if (now.Ejected)
-                {
-                    _metrics?.RecordEjection(this, endpoint);
-                    MeshLog.EndpointEjected(_logger, ServiceName, endpoint.Authority);
-                }
-                else
-                {
-                    MeshLog.EndpointReadmitted(_logger, ServiceName, endpoint.Authority);
-                }
-            }
-
-            if (now.Unhealthy != was.Unhealthy)
-            {
-                if (now.Unhealthy)
-                {
-                    MeshLog.EndpointUnhealthy(_logger, ServiceName, endpoint.Authority);
-                }
-                else
-                {
-                    MeshLog.EndpointHealthy(_logger, ServiceName, endpoint.Authority);
-                }
-            }
-        }
-
-        _states = next;
-        if (published.IsPanic != _panic)
-        {
-            _panic = published.IsPanic;
-            if (_panic)
-            {
-                MeshLog.PanicEntered(_logger, ServiceName, available, published.Count);
-            }
-            else
-            {
-                MeshLog.PanicLeft(_logger, ServiceName, available, published.Count);
-            }
+            _metrics?.RecordEjection(this, endpoint);
         }
     }
-
-    /// <summary>The adverse verdicts of an endpoint's two health opinions.</summary>
-    private readonly record struct Verdicts(bool Ejected, bool Unhealthy);
 }

@@ -115,6 +115,14 @@ public sealed class Endpoint
     /// <summary>Live health: the passive and active opinions about this endpoint.</summary>
     public EndpointHealth Health { get; }
 
+    /// <summary>
+    /// The weight a balancer should use at <paramref name="nowTicks"/> (monotonic <see cref="TimeSpan"/> ticks, as
+    /// <see cref="EndpointLoad.RecordRtt(TimeSpan, long)"/> takes): <see cref="Weight"/> scaled by the slow-start ramp
+    /// while the endpoint is new or freshly re-admitted (<see cref="EndpointHealth.SlowStartFactor(long)"/>), otherwise
+    /// <see cref="Weight"/> itself. Lock-free, allocation-free: two volatile reads outside a ramp.
+    /// </summary>
+    public double EffectiveWeight(long nowTicks) => Weight * Health.SlowStartFactor(nowTicks);
+
     /// <summary>Starts an attempt against this endpoint: one more request in flight until the lease completes.</summary>
     /// <param name="timeProvider">The clock the attempt's latency is measured with.</param>
     public EndpointLease Begin(TimeProvider timeProvider)

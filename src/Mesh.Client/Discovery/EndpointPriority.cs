@@ -14,47 +14,57 @@ namespace Mesh.Client.Discovery;
 internal static class EndpointPriority
 {
     /// <summary>
-    /// Clears the flags of available members outside the lowest level that has one; returns how many remain flagged.
-    /// Members all of one level (the common case) are left as they are.
+    /// The level a service routes to: the lowest that has an available member, or the lowest of all when none is
+    /// available. <paramref name="size"/> is how many members it has. Members all of one level (the common case) cost
+    /// one pass.
     /// </summary>
-    public static int KeepPreferredLevel(ReadOnlySpan<Endpoint> members, Span<bool> available, int availableCount)
+    public static int PreferredLevel(ReadOnlySpan<Endpoint> members, ReadOnlySpan<bool> available, out int size)
     {
-        if (availableCount == 0 || !HasSeveralLevels(members))
+        size = members.Length;
+        if (members.IsEmpty || !HasSeveralLevels(members))
         {
-            return availableCount;
+            return members.IsEmpty ? 0 : members[0].Priority;
         }
 
-        int preferred = int.MaxValue;
+        int preferred = int.MaxValue, lowest = int.MaxValue;
         for (int i = 0; i < members.Length; i++)
         {
+            lowest = Math.Min(lowest, members[i].Priority);
             if (available[i] && members[i].Priority < preferred)
             {
                 preferred = members[i].Priority;
             }
         }
 
+        int level = preferred == int.MaxValue ? lowest : preferred;
+        size = 0;
+        foreach (var member in members)
+        {
+            size += member.Priority == level ? 1 : 0;
+        }
+
+        return level;
+    }
+
+    /// <summary>Clears the flags of members outside <paramref name="level"/>; returns how many remain flagged.</summary>
+    public static int KeepLevel(ReadOnlySpan<Endpoint> members, Span<bool> available, int level)
+    {
         int kept = 0;
         for (int i = 0; i < members.Length; i++)
         {
-            available[i] &= members[i].Priority == preferred;
+            available[i] &= members[i].Priority == level;
             kept += available[i] ? 1 : 0;
         }
 
         return kept;
     }
 
-    /// <summary>Flags every member of the lowest level, and no other: the routable set in panic.</summary>
-    public static void MarkLowestLevel(ReadOnlySpan<Endpoint> members, Span<bool> flags)
+    /// <summary>Flags every member of <paramref name="level"/>, and no other: the routable set in panic.</summary>
+    public static void MarkLevel(ReadOnlySpan<Endpoint> members, Span<bool> flags, int level)
     {
-        int lowest = int.MaxValue;
-        foreach (var member in members)
-        {
-            lowest = Math.Min(lowest, member.Priority);
-        }
-
         for (int i = 0; i < members.Length; i++)
         {
-            flags[i] = members[i].Priority == lowest;
+            flags[i] = members[i].Priority == level;
         }
     }
 

@@ -32,6 +32,29 @@ public sealed class MeshServiceOptions
     /// </summary>
     public TimeSpan ResolutionTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    // ---- Health and resilience (Health/, Resilience/): one options object per policy, bound as sub-sections. ----
+
+    /// <summary>Passive failure accounting and ejection (<c>PassiveHealth</c>). On by default.</summary>
+    public PassiveHealthOptions PassiveHealth { get; } = new();
+
+    /// <summary>Background heartbeats (<c>HealthCheck</c>). Off unless <see cref="HealthCheckOptions.Path"/> is set.</summary>
+    public HealthCheckOptions HealthCheck { get; } = new();
+
+    /// <summary>The panic threshold (<c>Panic</c>). Default: below 50 % available, route to all.</summary>
+    public PanicOptions Panic { get; } = new();
+
+    /// <summary>Slow start for new and re-admitted endpoints (<c>SlowStart</c>). Off by default.</summary>
+    public SlowStartOptions SlowStart { get; } = new();
+
+    /// <summary>Retries to other endpoints under a budget (<c>Retry</c>). On by default for idempotent requests.</summary>
+    public RetryOptions Retry { get; } = new();
+
+    /// <summary>Hedged (backup) attempts (<c>Hedging</c>). Off by default.</summary>
+    public HedgingOptions Hedging { get; } = new();
+
+    /// <summary>Attempt, total and wait-for-endpoint timeouts (<c>Timeouts</c>).</summary>
+    public TimeoutOptions Timeouts { get; } = new();
+
     /// <summary>
     /// Checks every value; returns one message per bad value, each naming <paramref name="keyPrefix"/> plus the key
     /// and quoting the value.
@@ -60,6 +83,13 @@ public sealed class MeshServiceOptions
             errors.Add(Bad(keyPrefix, nameof(ResolutionTimeout), ResolutionTimeout, "greater than 0 and at most 00:10:00"));
         }
 
+        PassiveHealth.Validate($"{keyPrefix}:{nameof(PassiveHealth)}", errors);
+        HealthCheck.Validate($"{keyPrefix}:{nameof(HealthCheck)}", errors);
+        Panic.Validate($"{keyPrefix}:{nameof(Panic)}", errors);
+        SlowStart.Validate($"{keyPrefix}:{nameof(SlowStart)}", errors);
+        Retry.Validate($"{keyPrefix}:{nameof(Retry)}", errors);
+        Hedging.Validate($"{keyPrefix}:{nameof(Hedging)}", errors);
+        Timeouts.Validate($"{keyPrefix}:{nameof(Timeouts)}", errors);
         return errors;
     }
 

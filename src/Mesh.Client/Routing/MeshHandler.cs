@@ -1,20 +1,29 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
+using Mesh.Client.Resilience;
 
 namespace Mesh.Client.Routing;
 
 /// <summary>
 /// The mesh's place in an <see cref="HttpClient"/> pipeline: sends each request for a logical service
-/// (<c>http://catalog/items</c>) to one of the service's endpoints, picked by its balancer.
+/// (<c>http://catalog/items</c>) to one of the service's endpoints, picked by its balancer, and retries failed
+/// attempts on other endpoints under the service's retry budget.
 /// </summary>
 /// <remarks>
 /// <para>Per request: the URI's host names the service; the service's current snapshot is read (the first request waits
-/// for the first resolution, bounded by <see cref="MeshServiceOptions.ResolutionTimeout"/>); the balancer picks; the
-/// request URI's scheme, host and port are rewritten to the endpoint's (path, query, headers and body unchanged); the
-/// attempt is sent, timed and accounted; and <see cref="HttpRequestMessage.RequestUri"/> is restored.</para>
+/// for the first resolution, bounded by <see cref="MeshServiceOptions.ResolutionTimeout"/>; a service with no routable
+/// endpoint waits up to <see cref="TimeoutOptions.WaitForEndpoint"/>, then fails); the balancer picks; the request
+/// URI's scheme, host and port are rewritten to the endpoint's (path, query, headers and body unchanged); the attempt is
+/// sent, timed and accounted (latency, passive health); a retryable failure is retried on an endpoint not yet tried
+/// (<see cref="RetryOptions"/>); and <see cref="HttpRequestMessage.RequestUri"/> is restored.</para>
 /// <para>Latency is measured from the send to the response headers, the point at which this handler gets the response
 /// back; body transfer is not included.</para>
+/// <para>The first attempt costs what a single send costs: retry state lives in the request's own async frame (the
+/// tried endpoints in an inline buffer), the budget deposit is one compare-and-swap, and nothing else is touched
+/// unless an attempt fails, a timeout is configured or hedging is on.</para>
 /// <para>Handlers are created by <c>IHttpClientFactory</c> and rotated with its handler lifetime; all state lives in the
 /// registry, so rotation loses nothing.</para>
 /// </remarks>
@@ -74,17 +83,34 @@ internal sealed class MeshHandler : DelegatingHandler
     private async Task<HttpResponseMessage> SendToServiceAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
         CancellationToken cancellationToken)
     {
-        var endpoints = state.Endpoints;
-        if (endpoints.Count == 0)
+        var options = state.Options;
+        var tried = new TriedEndpoints();
+        var endpoint = Pick(state, request, ref tried)
+            ?? await WaitForEndpointAsync(state, request, cancellationToken).ConfigureAwait(false);
+
+        state.RetryBudget.Deposit();
+        var retry = options.Retry;
+        bool retries = retry.Enabled && retry.MaxAttempts > 1;
+        bool replayable = RetryPolicy.IsReplayable(request.Content);
+        if (retries && !replayable)
         {
-            throw new NoEndpointsException(state.ServiceName, state.ResolverName, DescribeEmpty(state));
+            replayable = await RetryPolicy.PrepareContentAsync(request, retry, cancellationToken).ConfigureAwait(false);
         }
 
-        var endpoint = state.Balancer.Pick(new PickContext(request))
-            ?? throw new NoEndpointsException(state.ServiceName, state.ResolverName, "no endpoint is routable");
+        // Hedging needs a request it can clone before anything is sent: no content, and retries allowed for it.
+        bool hedge = options.Hedging.Enabled && request.Content is null && RetryPolicy.MethodAllows(request);
 
-        bool setHost = state.Options.HostHeader == HostHeaderPolicy.LogicalName && request.Headers.Host is null;
-        request.RequestUri = RewriteUri(logicalUri, endpoint);
+        CancellationTokenSource? totalCts = null;
+        ITimer? totalTimer = null;
+        var requestToken = cancellationToken;
+        if (options.Timeouts.Total != Timeout.InfiniteTimeSpan)
+        {
+            totalCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            totalTimer = CancelAfter(totalCts, options.Timeouts.Total);
+            requestToken = totalCts.Token;
+        }
+
+        bool setHost = options.HostHeader == HostHeaderPolicy.LogicalName && request.Headers.Host is null;
         if (setHost)
         {
             // For https, SocketsHttpHandler takes the TLS server name (SNI) and the name the certificate must carry
@@ -92,26 +118,86 @@ internal sealed class MeshHandler : DelegatingHandler
             request.Headers.Host = logicalUri.IsDefaultPort ? logicalUri.Host : logicalUri.Authority;
         }
 
-        var telemetry = state.Telemetry;
-        telemetry.OnAttemptStarting(endpoint, attempt: 1);
-        var lease = endpoint.Begin(_timeProvider);
+        int attempts = 0;
+        int sameEndpointRetries = 0;
         try
         {
-            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            var outcome = AttemptClassifier.Classify(response);
-            telemetry.OnAttemptCompleted(endpoint, outcome, lease.Complete(outcome));
-            return response;
-        }
-        catch (Exception ex)
-        {
-            var outcome = AttemptClassifier.Classify(ex, cancellationToken);
-            telemetry.OnAttemptCompleted(endpoint, outcome, lease.Complete(outcome));
-            if (outcome == AttemptOutcome.ConnectFailure)
+            while (true)
             {
-                state.OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
-            }
+                AttemptResult result;
+                if (hedge)
+                {
+                    (result, tried) = await SendHedgedAsync(state, request, logicalUri, endpoint, tried, cancellationToken, requestToken)
+                        .ConfigureAwait(false);
+                }
+                else
+                {
+                    result = await SendAttemptAsync(state, request, logicalUri, endpoint, tried.Count + 1, cancellationToken, requestToken, default)
+                        .ConfigureAwait(false);
+                    tried.Add(endpoint);
+                }
 
-            throw;
+                attempts++;
+                if (result.Outcome == AttemptOutcome.Success)
+                {
+                    return result.Response!;
+                }
+
+                if (totalCts is not null && totalCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    result.Discard();
+                    throw TotalTimeout(state, options.Timeouts.Total);
+                }
+
+                if (result.Outcome == AttemptOutcome.Canceled || !retries || attempts >= retry.MaxAttempts || !replayable
+                    || !result.IsRetryable || !RetryPolicy.MethodAllows(request))
+                {
+                    return Finish(state, result);
+                }
+
+                // Another endpoint if one is left; otherwise the same one again, after Retry-After or a backoff.
+                var next = Pick(state, request, ref tried);
+                var delay = TimeSpan.Zero;
+                if (next is null)
+                {
+                    var retryAfter = RetryPolicy.RetryAfter(result.Response, _timeProvider);
+                    if (retryAfter > retry.MaxRetryAfter)
+                    {
+                        return Finish(state, result);
+                    }
+
+                    var none = new TriedEndpoints();
+                    next = Pick(state, request, ref none);
+                    if (next is null)
+                    {
+                        return Finish(state, result);
+                    }
+
+                    delay = retryAfter ?? Backoff(retry.SameEndpointBackoff, sameEndpointRetries++);
+                }
+
+                if (!state.RetryBudget.TryWithdraw())
+                {
+                    state.Telemetry.OnRetryBudgetExhausted();
+                    return Finish(state, result);
+                }
+
+                state.Telemetry.OnRetry(result.Endpoint, result.Outcome, nextAttempt: tried.Count + 1);
+                result.Discard();
+                if (delay > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(delay, _timeProvider, requestToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw TotalTimeout(state, options.Timeouts.Total);
+                    }
+                }
+
+                endpoint = next;
+            }
         }
         finally
         {
@@ -120,13 +206,322 @@ internal sealed class MeshHandler : DelegatingHandler
             {
                 request.Headers.Host = null;
             }
+
+            totalTimer?.Dispose();
+            totalCts?.Dispose();
         }
     }
+
+    /// <summary>
+    /// One attempt: rewrite the URI, send, classify, complete the lease and account the outcome. Pooled, so an attempt
+    /// that completes asynchronously allocates no state machine of its own.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<AttemptResult> SendAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint, int attempt,
+        CancellationToken callerToken, CancellationToken requestToken, CancellationToken hedgeToken)
+    {
+        request.RequestUri = RewriteUri(logicalUri, endpoint);
+        var attemptTimeout = state.Options.Timeouts.Attempt;
+        CancellationTokenSource? attemptCts = null;
+        ITimer? attemptTimer = null;
+        var token = requestToken;
+        if (attemptTimeout != Timeout.InfiniteTimeSpan || hedgeToken.CanBeCanceled)
+        {
+            attemptCts = hedgeToken.CanBeCanceled
+                ? CancellationTokenSource.CreateLinkedTokenSource(requestToken, hedgeToken)
+                : CancellationTokenSource.CreateLinkedTokenSource(requestToken);
+            if (attemptTimeout != Timeout.InfiniteTimeSpan)
+            {
+                attemptTimer = CancelAfter(attemptCts, attemptTimeout);
+            }
+
+            token = attemptCts.Token;
+        }
+
+        state.Telemetry.OnAttemptStarting(endpoint, attempt);
+        var lease = endpoint.Begin(_timeProvider);
+        HttpResponseMessage? response = null;
+        ExceptionDispatchInfo? error = null;
+        AttemptOutcome outcome;
+        try
+        {
+            response = await base.SendAsync(request, token).ConfigureAwait(false);
+            outcome = state.FailureStatuses.Classify(response);
+        }
+        catch (Exception ex)
+        {
+            // A caller's cancellation, or the mesh cancelling a losing hedge, says nothing about the endpoint (YARP #2062).
+            outcome = ex is OperationCanceledException
+                ? callerToken.IsCancellationRequested || hedgeToken.IsCancellationRequested ? AttemptOutcome.Canceled : AttemptOutcome.Timeout
+                : AttemptOutcome.ConnectFailure;
+            error = outcome == AttemptOutcome.Timeout && attemptTimer is not null && !requestToken.IsCancellationRequested
+                ? ExceptionDispatchInfo.Capture(new TaskCanceledException(
+                    $"The attempt to {endpoint} for service '{state.ServiceName}' timed out after {attemptTimeout.TotalSeconds:0.###} s (Timeouts:Attempt).",
+                    new TimeoutException(ex.Message, ex)))
+                : ExceptionDispatchInfo.Capture(ex);
+        }
+        finally
+        {
+            attemptTimer?.Dispose();
+            attemptCts?.Dispose();
+        }
+
+        var latency = lease.Complete(outcome);
+        state.Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
+        state.Detector?.OnAttemptCompleted(endpoint, outcome);
+        if (outcome == AttemptOutcome.ConnectFailure)
+        {
+            state.OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
+        }
+        else if (outcome == AttemptOutcome.Success)
+        {
+            state.Latency?.Record(latency);
+        }
+
+        return new AttemptResult(endpoint, outcome, response, error);
+    }
+
+    /// <summary>
+    /// A hedged attempt group: the first attempt, then after the hedging delay another on an endpoint not yet tried,
+    /// up to <see cref="HedgingOptions.MaxAttempts"/> in flight. The first response that is not a retryable failure
+    /// wins; the others are cancelled (counted as <see cref="AttemptOutcome.Canceled"/>) and their responses disposed.
+    /// If every attempt fails, the last failure is returned for the retry loop to decide. Each attempt sends its own
+    /// clone of the request (made before anything is sent), so no two sends share a request object.
+    /// </summary>
+    private async Task<(AttemptResult Result, TriedEndpoints Tried)> SendHedgedAsync(ServiceState state, HttpRequestMessage request,
+        Uri logicalUri, Endpoint first, TriedEndpoints tried, CancellationToken callerToken, CancellationToken requestToken)
+    {
+        var hedging = state.Options.Hedging;
+        var running = new List<(Task<AttemptResult> Task, CancellationTokenSource Cancel, HttpRequestMessage Request)>(hedging.MaxAttempts);
+        using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(requestToken);
+        int launched = 0;
+        Task? delay = null;
+        AttemptResult? lastFailure = null;
+
+        void Launch(Endpoint endpoint)
+        {
+            var clone = CloneWithoutContent(request);
+            var cancel = new CancellationTokenSource();
+            running.Add((SendAttemptAsync(state, clone, logicalUri, endpoint, tried.Count + 1, callerToken, requestToken, cancel.Token).AsTask(), cancel, clone));
+            tried.Add(endpoint);
+            launched++;
+        }
+
+        Launch(first);
+        try
+        {
+            while (true)
+            {
+                if (delay is null && launched < hedging.MaxAttempts)
+                {
+                    delay = Task.Delay(HedgeDelay(state), _timeProvider, delayCancel.Token);
+                }
+
+                var tasks = new Task[running.Count + (delay is null ? 0 : 1)];
+                for (int i = 0; i < running.Count; i++)
+                {
+                    tasks[i] = running[i].Task;
+                }
+
+                if (delay is not null)
+                {
+                    tasks[^1] = delay;
+                }
+
+                var completed = await Task.WhenAny(tasks).ConfigureAwait(false);
+                if (completed == delay)
+                {
+                    delay = null;
+                    if (requestToken.IsCancellationRequested)
+                    {
+                        continue; // the attempts see the same cancellation and end
+                    }
+
+                    var next = Pick(state, request, ref tried);
+                    if (next is not null && state.RetryBudget.TryWithdraw())
+                    {
+                        state.Telemetry.OnHedge(attempt: tried.Count + 1);
+                        Launch(next);
+                    }
+                    else
+                    {
+                        if (next is not null)
+                        {
+                            state.Telemetry.OnRetryBudgetExhausted();
+                        }
+
+                        launched = hedging.MaxAttempts; // nowhere else to go, or no budget: stop hedging
+                    }
+
+                    continue;
+                }
+
+                int index = running.FindIndex(r => r.Task == completed);
+                var attempt = running[index];
+                running.RemoveAt(index);
+                var result = await attempt.Task.ConfigureAwait(false);
+                attempt.Cancel.Dispose();
+                attempt.Request.RequestUri = logicalUri;
+
+                bool failedRetryably = result.Outcome != AttemptOutcome.Success && result.Outcome != AttemptOutcome.Canceled && result.IsRetryable;
+                if (!failedRetryably || running.Count == 0)
+                {
+                    if (result.Response is { } response)
+                    {
+                        response.RequestMessage = request;
+                    }
+
+                    lastFailure?.Discard();
+                    return (result, tried);
+                }
+
+                lastFailure?.Discard();
+                lastFailure = result;
+            }
+        }
+        finally
+        {
+            delayCancel.Cancel();
+            foreach (var (task, cancel, clone) in running)
+            {
+                // Losers: cancel, then release what they produce whenever they finish.
+                cancel.Cancel();
+                _ = task.ContinueWith(static (t, s) =>
+                {
+                    var (cts, message) = ((CancellationTokenSource, HttpRequestMessage))s!;
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        t.Result.Discard();
+                    }
+
+                    cts.Dispose();
+                    message.Dispose();
+                }, (cancel, clone), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private static TimeSpan HedgeDelay(ServiceState state)
+    {
+        var hedging = state.Options.Hedging;
+        return hedging.DelayPercentile is { } p && state.Latency?.GetPercentile(p) is { } percentile ? percentile : hedging.Delay;
+    }
+
+    private static HttpRequestMessage CloneWithoutContent(HttpRequestMessage request)
+    {
+        var clone = new HttpRequestMessage(request.Method, request.RequestUri)
+        {
+            Version = request.Version,
+            VersionPolicy = request.VersionPolicy,
+        };
+
+        foreach (var header in request.Headers)
+        {
+            clone.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        IDictionary<string, object?> options = clone.Options;
+        foreach (var option in request.Options)
+        {
+            options[option.Key] = option.Value;
+        }
+
+        return clone;
+    }
+
+    /// <summary>
+    /// Picks an endpoint the request has not tried. An endpoint probing after an ejection takes one attempt at a time;
+    /// when the balancer offers one whose probe is taken, the pick is repeated without it (at most twice).
+    /// </summary>
+    private static Endpoint? Pick(ServiceState state, HttpRequestMessage request, ref TriedEndpoints tried)
+    {
+        var endpoint = state.Balancer.Pick(new PickContext(request, excluded: tried.AsSpan()));
+        if (endpoint is null || endpoint.Health.TryBeginAttempt())
+        {
+            return endpoint;
+        }
+
+        var avoid = tried;
+        for (int refusals = 0; refusals < 2 && avoid.Add(endpoint); refusals++)
+        {
+            var other = state.Balancer.Pick(new PickContext(request, excluded: avoid.AsSpan()));
+            if (other is null)
+            {
+                break;
+            }
+
+            endpoint = other;
+            if (endpoint.Health.TryBeginAttempt())
+            {
+                break;
+            }
+        }
+
+        return endpoint;
+    }
+
+    /// <summary>Fail fast: waits a bounded time for a routable endpoint (Linkerd's failfast), then throws.</summary>
+    private static async Task<Endpoint> WaitForEndpointAsync(ServiceState state, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (state.Endpoints.Count == 0)
+        {
+            // The resolver says the service has no endpoints: nothing to wait for, so fail at once.
+            throw new NoEndpointsException(state.ServiceName, state.ResolverName, DescribeEmpty(state));
+        }
+
+        // Members exist but none is routable (all ejected or unhealthy, panic set to fail fast): one may come back soon.
+        var wait = state.Options.Timeouts.WaitForEndpoint;
+        if (wait > TimeSpan.Zero && await state.WaitForRoutableAsync(wait, cancellationToken).ConfigureAwait(false))
+        {
+            var none = new TriedEndpoints();
+            if (Pick(state, request, ref none) is { } endpoint)
+            {
+                return endpoint;
+            }
+        }
+
+        var endpoints = state.Endpoints;
+        string detail = endpoints.Count == 0
+            ? DescribeEmpty(state)
+            : $"none of its {endpoints.Count} endpoints is available (panic mode {state.Options.Panic.Mode})";
+        if (wait > TimeSpan.Zero)
+        {
+            detail += $"; waited {wait.TotalSeconds:0.###} s (Timeouts:WaitForEndpoint)";
+        }
+
+        throw new NoEndpointsException(state.ServiceName, state.ResolverName, detail);
+    }
+
+    private static HttpResponseMessage Finish(ServiceState state, AttemptResult result)
+    {
+        _ = state;
+        if (result.Response is { } response)
+        {
+            return response;
+        }
+
+        result.Error!.Throw();
+        return null!;
+    }
+
+    private static TaskCanceledException TotalTimeout(ServiceState state, TimeSpan total) =>
+        new($"The request to service '{state.ServiceName}' did not complete within {total.TotalSeconds:0.###} s (Timeouts:Total).",
+            new TimeoutException($"Timeouts:Total of {total.TotalSeconds:0.###} s elapsed."));
+
+    private TimeSpan Backoff(TimeSpan baseDelay, int retry)
+    {
+        _ = this;
+        double jitter = 0.5 + Random.Shared.NextDouble(); // 50 % to 150 %, so clients that failed together do not retry together
+        return TimeSpan.FromTicks((long)(baseDelay.Ticks * Math.Pow(2, Math.Min(retry, 10)) * jitter));
+    }
+
+    private ITimer CancelAfter(CancellationTokenSource source, TimeSpan delay) =>
+        _timeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, delay, Timeout.InfiniteTimeSpan);
 
     /// <summary>The endpoint's scheme and authority with the logical URI's path and query (already escaped).</summary>
     internal static Uri RewriteUri(Uri logicalUri, Endpoint endpoint) =>
         new(string.Concat(endpoint.Scheme, Uri.SchemeDelimiter, endpoint.Authority, logicalUri.PathAndQuery), UriKind.Absolute);
 
-    private static string? DescribeEmpty(ServiceState state) =>
+    private static string DescribeEmpty(ServiceState state) =>
         state.LastError is { } error ? $"the resolver's last error: {error.Message}" : "the resolver published an empty set";
 }

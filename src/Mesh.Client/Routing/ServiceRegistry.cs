@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Mesh.Client.Balancing;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
+using Mesh.Client.Health;
 using Mesh.Client.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,6 +26,7 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly MeshServiceOptionsFactory _optionsFactory;
     private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly IMeshHealthEvents[] _healthEvents;
     private readonly Lock _createLock = new();
     private readonly MeshMetrics? _metrics;
     private readonly ILogger _logger;
@@ -33,8 +35,9 @@ internal sealed partial class ServiceRegistry : IDisposable
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
         IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
-        MeshMetrics? metrics = null)
+        IEnumerable<IMeshHealthEvents>? healthEvents = null, MeshMetrics? metrics = null)
     {
+        _healthEvents = healthEvents?.ToArray() ?? [];
         _resolvers = resolvers.ToArray();
         _optionsFactory = optionsFactory;
         _clientOptions = clientOptions;
@@ -48,6 +51,9 @@ internal sealed partial class ServiceRegistry : IDisposable
     public TimeProvider TimeProvider { get; }
 
     public MeshClientOptions ClientOptions => _clientOptions.CurrentValue;
+
+    /// <summary>Creates the handler heartbeats send through (one per service); tests replace it. Default: a SocketsHttpHandler.</summary>
+    internal Func<HttpMessageHandler>? ProbeHandlerFactory { get; set; }
 
     /// <summary>The services of one client; handlers keep this and look services up in it per request.</summary>
     public ClientServices GetClient(string clientName) =>
@@ -78,7 +84,7 @@ internal sealed partial class ServiceRegistry : IDisposable
             }
 
             var state = new ServiceState(client.Name, query, options, LoadBalancerFactory.Create(options, TimeProvider),
-                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _metrics);
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _healthEvents, ProbeHandlerFactory, metrics: _metrics);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))

@@ -1,7 +1,9 @@
 using Mesh.Client.Balancing;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
+using Mesh.Client.Health;
 using Mesh.Client.Options;
+using Mesh.Client.Resilience;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Routing;
@@ -18,6 +20,7 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
 {
     private readonly Lock _writeLock = new();
     private readonly TaskCompletionSource _firstResolution = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ILogger _logger;
     private EndpointSet _endpoints = EndpointSet.Empty;
     private bool _resolved;
     private Exception? _lastError;
@@ -26,19 +29,57 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     private long _lastUsed;
     private readonly long _markUsedGranularity;
 
+    // Health and resilience (Health/, Resilience/).
+    private readonly IReadOnlyList<IMeshHealthEvents> _healthSinks;
+    private readonly SlowStartCurve? _slowStart;
+    private TaskCompletionSource? _routableChanged;
+    private bool _belowPanicThreshold;
+
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
-        TimeProvider timeProvider, ILogger logger, MeshMetrics? metrics = null)
+        TimeProvider timeProvider, ILogger logger, IReadOnlyList<IMeshHealthEvents>? healthSinks = null,
+        Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null, MeshMetrics? metrics = null)
     {
         ClientName = clientName;
         Query = query;
         Options = options;
         Balancer = balancer;
         TimeProvider = timeProvider;
+        _logger = logger;
         Telemetry = new ServiceTelemetry(clientName, query.ServiceName, logger, metrics);
         ResolverName = "(none)";
         _markUsedGranularity = timeProvider.TimestampFrequency / 4;
         _lastUsed = timeProvider.GetTimestamp();
+        _healthSinks = healthSinks ?? [];
+        random ??= Random.Shared;
+        _slowStart = SlowStartCurve.From(options.SlowStart);
+        FailureStatuses = new FailureStatusSet(options.PassiveHealth);
+        Detector = options.PassiveHealth.Enabled ? new OutlierDetector(this, options.PassiveHealth, timeProvider, random, _slowStart) : null;
+        RetryBudget = new RetryBudget(options.Retry.BudgetPercent, options.Retry.MinRetriesPerSecond, options.Retry.BudgetTtl, timeProvider);
+        Latency = options.Hedging is { Enabled: true, DelayPercentile: not null } ? new LatencyHistogram(timeProvider) : null;
+        if (options.HealthCheck.Enabled)
+        {
+            Prober = new HeartbeatProber(this, options.HealthCheck, timeProvider,
+                (probeHandlerFactory ?? DefaultProbeHandler)(), random, _slowStart);
+        }
     }
+
+    /// <summary>Which statuses count against an endpoint.</summary>
+    public FailureStatusSet FailureStatuses { get; }
+
+    /// <summary>Passive failure accounting, or null when <see cref="PassiveHealthOptions.Enabled"/> is off.</summary>
+    public OutlierDetector? Detector { get; }
+
+    /// <summary>Heartbeats, or null when no <see cref="HealthCheckOptions.Path"/> is set.</summary>
+    public HeartbeatProber? Prober { get; }
+
+    /// <summary>The retry budget every request of this service deposits into and every retry or hedge withdraws from.</summary>
+    public RetryBudget RetryBudget { get; }
+
+    /// <summary>Recent attempt latencies, kept only when hedging uses a percentile delay.</summary>
+    public LatencyHistogram? Latency { get; }
+
+    /// <summary>Raised once per health transition (after logging), for tests and in-process observers.</summary>
+    public event Action<HealthTransition>? HealthTransitioned;
 
     public string ClientName { get; }
 
@@ -102,6 +143,8 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         using var activity = MeshTracing.StartResolverUpdate(ServiceName, ResolverName);
+        HealthTransition? panic = null;
+        EndpointSet? published = null;
         lock (_writeLock)
         {
             if (_disposed)
@@ -136,6 +179,12 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
                 }
                 else
                 {
+                    if (_resolved)
+                    {
+                        // A member that joins a running service ramps up (slow start); the first members start equal.
+                        incoming.Health.BeginSlowStart(EndpointLease.MonotonicTicks(TimeProvider, TimeProvider.GetTimestamp()), _slowStart);
+                    }
+
                     next.Add(incoming);
                     changed = true;
                 }
@@ -148,7 +197,8 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
 
             if (changed || !_resolved)
             {
-                Publish(new EndpointSet(next));
+                panic = Publish(new EndpointSet(next));
+                published = _endpoints;
                 Telemetry.OnEndpointsUpdated(ResolverName, next.Count);
             }
 
@@ -159,6 +209,16 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
                 Volatile.Write(ref _resolved, true);
                 _firstResolution.TrySetResult();
             }
+        }
+
+        if (panic is { } transition)
+        {
+            Report(transition);
+        }
+
+        if (published is not null)
+        {
+            Prober?.Update(published);
         }
     }
 
@@ -174,21 +234,116 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
 
     /// <summary>
     /// Recomputes which members are routable after a health change, and republishes. The routable subset is the
-    /// available members of the lowest priority level that has one (<see cref="EndpointPriority"/>); when none is
-    /// available every member of the lowest level is routable (panic), so requests still have somewhere to go.
+    /// available members of the lowest priority level that has one (<see cref="EndpointPriority"/>). When fewer than
+    /// the panic threshold of that level are available, every member of the level is routable
+    /// (<see cref="PanicMode.RouteToAll"/>) or only the available ones (<see cref="PanicMode.FailFast"/>); with none
+    /// available at any level, the lowest level is the one panic routes to.
     /// </summary>
     public void OnHealthChanged()
     {
+        HealthTransition? panic = null;
         lock (_writeLock)
         {
             if (!_disposed)
             {
-                Publish(_endpoints);
+                panic = Publish(_endpoints);
             }
+        }
+
+        if (panic is { } transition)
+        {
+            Report(transition);
         }
     }
 
-    private void Publish(EndpointSet members)
+    /// <summary>
+    /// Waits until the service has a routable endpoint, for at most <paramref name="timeout"/>; returns whether it has.
+    /// Only requests that found none wait here (Linkerd's failfast): the common path never does.
+    /// </summary>
+    public async Task<bool> WaitForRoutableAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long start = TimeProvider.GetTimestamp();
+        while (Endpoints.Routable.IsEmpty)
+        {
+            var remaining = timeout - TimeProvider.GetElapsedTime(start);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            Task changed;
+            lock (_writeLock)
+            {
+                if (!Endpoints.Routable.IsEmpty)
+                {
+                    return true;
+                }
+
+                if (_disposed)
+                {
+                    return false;
+                }
+
+                changed = (_routableChanged ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            try
+            {
+                await changed.WaitAsync(remaining, TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return !Endpoints.Routable.IsEmpty;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Logs a health transition and hands it to every sink. Called outside the write lock.</summary>
+    internal void Report(in HealthTransition transition)
+    {
+        string endpoint = transition.Endpoint?.Key ?? string.Empty;
+        switch (transition.Kind)
+        {
+            case HealthTransitionKind.Ejected:
+                HealthLog.Ejected(_logger, ServiceName, endpoint, transition.Duration.TotalSeconds, transition.TimesEjected, transition.Reason);
+                break;
+            case HealthTransitionKind.EjectionEnded:
+                HealthLog.EjectionEnded(_logger, ServiceName, endpoint);
+                break;
+            case HealthTransitionKind.Readmitted:
+                HealthLog.Readmitted(_logger, ServiceName, endpoint, transition.Reason);
+                break;
+            case HealthTransitionKind.EjectionSkipped:
+                HealthLog.EjectionSkipped(_logger, ServiceName, endpoint, transition.Reason,
+                    transition.Members - transition.Available, transition.Members);
+                break;
+            case HealthTransitionKind.ActiveUnhealthy:
+                HealthLog.ActiveUnhealthy(_logger, ServiceName, endpoint, transition.Reason);
+                break;
+            case HealthTransitionKind.ActiveHealthy:
+                HealthLog.ActiveHealthy(_logger, ServiceName, endpoint);
+                break;
+            case HealthTransitionKind.PanicEntered:
+                HealthLog.PanicEntered(_logger, ServiceName, transition.Available, transition.Members, transition.Reason);
+                break;
+            case HealthTransitionKind.PanicExited:
+                HealthLog.PanicExited(_logger, ServiceName, transition.Available, transition.Members);
+                break;
+        }
+
+        Telemetry.OnHealthTransition(transition);
+        foreach (var sink in _healthSinks)
+        {
+            sink.OnTransition(transition);
+        }
+
+        HealthTransitioned?.Invoke(transition);
+    }
+
+    /// <summary>Publishes <paramref name="members"/> with the routable subset health allows; returns a panic transition, if any.</summary>
+    private HealthTransition? Publish(EndpointSet members)
     {
         var all = members.Endpoints;
         Span<bool> available = all.Length <= 256 ? stackalloc bool[all.Length] : new bool[all.Length];
@@ -199,11 +354,14 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
             availableCount += available[i] ? 1 : 0;
         }
 
-        availableCount = EndpointPriority.KeepPreferredLevel(all, available, availableCount);
+        var panic = Options.Panic;
+        int level = EndpointPriority.PreferredLevel(all, available, out int levelSize);
+        availableCount = EndpointPriority.KeepLevel(all, available, level);
+        bool below = levelSize > 0 && (availableCount == 0 || availableCount * 100.0 < panic.ThresholdPercent * levelSize);
         EndpointSet next;
-        if (availableCount == 0 && all.Length > 0)
+        if (below && panic.Mode == PanicMode.RouteToAll)
         {
-            EndpointPriority.MarkLowestLevel(all, available);
+            EndpointPriority.MarkLevel(all, available, level);
             next = members.WithRoutable(available, isPanic: true);
         }
         else
@@ -213,7 +371,24 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
 
         Balancer.Update(next);
         Volatile.Write(ref _endpoints, next);
-        Telemetry.OnPublished(next);
+        if (!next.Routable.IsEmpty && _routableChanged is { } waiters)
+        {
+            _routableChanged = null;
+            waiters.TrySetResult();
+        }
+
+        if (below == _belowPanicThreshold)
+        {
+            return null;
+        }
+
+        _belowPanicThreshold = below;
+        return below
+            ? new HealthTransition(ServiceName, HealthTransitionKind.PanicEntered, null,
+                panic.Mode == PanicMode.RouteToAll ? "routing to every endpoint" : "routing to available endpoints only (fail fast)",
+                Available: availableCount, Members: all.Length)
+            : new HealthTransition(ServiceName, HealthTransitionKind.PanicExited, null, "enough endpoints are available",
+                Available: availableCount, Members: all.Length);
     }
 
     // --- Early refresh and idle tracking (DNS issue) ---
@@ -246,6 +421,27 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
         }
     }
 
+    /// <summary>Whether fewer members than the panic threshold are available (whatever the panic mode).</summary>
+    public bool IsBelowPanicThreshold
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _belowPanicThreshold;
+            }
+        }
+    }
+
+    private static SocketsHttpHandler DefaultProbeHandler() => new SocketsHttpHandler
+    {
+        // Probes see DNS and address changes; the connection is not the mesh's request pool.
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        AllowAutoRedirect = false,
+        UseCookies = false,
+    };
+
     public void Dispose()
     {
         IDisposable? watch;
@@ -259,9 +455,13 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
             _disposed = true;
             watch = _watch;
             _watch = null;
+            _routableChanged?.TrySetResult();
+            _routableChanged = null;
         }
 
         watch?.Dispose();
+        Prober?.Dispose();
+        Detector?.Dispose();
         _firstResolution.TrySetCanceled();
     }
 }

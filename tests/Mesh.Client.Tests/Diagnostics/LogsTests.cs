@@ -1,6 +1,7 @@
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Health;
 using Mesh.Client.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Tests.Diagnostics;
@@ -45,43 +46,40 @@ public sealed class LogsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Ejection_and_readmission_are_logged_once_each()
+    public async Task A_real_ejection_its_end_and_the_readmission_are_logged_once_each_with_their_ids()
     {
-        using var host = await StartAsync();
-        var state = host.Service();
-        var endpoint = state.Endpoints[0];
+        var time = new ManualTimeProvider();
+        var failing = _backends[0];
+        failing.Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+            handler: o => o.PassiveHealth.EjectionJitter = 0, timeProvider: time);
 
-        endpoint.Health.SetPassive(HealthOpinion.Unhealthy);
-        state.OnHealthChanged();
-        state.OnHealthChanged();
-        endpoint.Health.SetPassive(HealthOpinion.Healthy);
-        state.OnHealthChanged();
+        for (int i = 0; i < 12; i++) // each 503 is retried on the other endpoint; five in a row eject
+        {
+            using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+        }
 
         var ejected = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointEjected));
         Assert.Equal(LogLevel.Warning, ejected.Level);
-        Assert.Contains(endpoint.Authority, ejected.Message, StringComparison.Ordinal);
-        Assert.Contains(endpoint.Authority, Assert.Single(host.Logs.WithId(MeshEventIds.EndpointReadmitted)).Message, StringComparison.Ordinal);
-        Assert.Empty(host.Logs.WithId(MeshEventIds.EndpointUnhealthy));
-    }
+        Assert.Contains(failing.Authority, ejected.Message, StringComparison.Ordinal);
 
-    [Fact]
-    public async Task Heartbeat_verdicts_are_logged_apart_from_ejections()
-    {
-        using var host = await StartAsync();
-        var state = host.Service();
-        var endpoint = state.Endpoints[1];
+        failing.Handler = null; // healthy again
+        time.Advance(TimeSpan.FromSeconds(31)); // the first ejection lasts 30 s
+        Assert.Single(host.Logs.WithId(MeshEventIds.EjectionEnded));
+        for (int i = 0; i < 4; i++)
+        {
+            using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+        }
 
-        endpoint.Health.SetActive(HealthOpinion.Unhealthy);
-        state.OnHealthChanged();
-        endpoint.Health.SetPassive(HealthOpinion.Unhealthy); // ejected too: the active verdict did not change
-        state.OnHealthChanged();
-        endpoint.Health.SetActive(HealthOpinion.Healthy);
-        state.OnHealthChanged();
-
-        Assert.Single(host.Logs.WithId(MeshEventIds.EndpointUnhealthy));
+        var readmitted = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointReadmitted));
+        Assert.Contains(failing.Authority, readmitted.Message, StringComparison.Ordinal);
         Assert.Single(host.Logs.WithId(MeshEventIds.EndpointEjected));
-        Assert.Single(host.Logs.WithId(MeshEventIds.EndpointHealthy));
-        Assert.Empty(host.Logs.WithId(MeshEventIds.EndpointReadmitted));
     }
 
     [Fact]

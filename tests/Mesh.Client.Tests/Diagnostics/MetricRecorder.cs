@@ -17,6 +17,9 @@ public sealed class MetricRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentQueue<RecordedMeasurement> _measurements = new();
+    private readonly SemaphoreSlim _recorded = new(0);
+    private readonly Lock _observeLock = new();
+    private volatile ConcurrentQueue<RecordedMeasurement>? _observed;
 
     public MetricRecorder(IMeterFactory scope)
     {
@@ -37,12 +40,27 @@ public sealed class MetricRecorder : IDisposable
 
     public IReadOnlyList<RecordedMeasurement> Of(string instrument) => All.Where(m => m.Instrument == instrument).ToArray();
 
-    /// <summary>Collects the observable instruments now and returns what they reported.</summary>
+    /// <summary>
+    /// Collects the observable instruments now and returns what <paramref name="instrument"/> reported. Observations
+    /// are kept apart from <see cref="All"/>, which holds what the synchronous instruments recorded.
+    /// </summary>
     public IReadOnlyList<RecordedMeasurement> Observe(string instrument)
     {
-        _measurements.Clear();
-        _listener.RecordObservableInstruments();
-        return Of(instrument);
+        lock (_observeLock)
+        {
+            var observed = new ConcurrentQueue<RecordedMeasurement>();
+            _observed = observed;
+            try
+            {
+                _listener.RecordObservableInstruments();
+            }
+            finally
+            {
+                _observed = null;
+            }
+
+            return observed.Where(m => m.Instrument == instrument).ToArray();
+        }
     }
 
     private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
@@ -53,8 +71,44 @@ public sealed class MetricRecorder : IDisposable
             copy[tag.Key] = tag.Value;
         }
 
-        _measurements.Enqueue(new RecordedMeasurement(instrument.Name, value, copy));
+        var measurement = new RecordedMeasurement(instrument.Name, value, copy);
+        if (instrument.IsObservable)
+        {
+            _observed?.Enqueue(measurement);
+            return;
+        }
+
+        _measurements.Enqueue(measurement);
+        _recorded.Release();
     }
 
-    public void Dispose() => _listener.Dispose();
+    /// <summary>
+    /// Waits until <paramref name="instrument"/> has recorded measurements matching <paramref name="until"/>, woken by
+    /// each new measurement; fails after <paramref name="timeout"/> with what was recorded.
+    /// </summary>
+    public async Task<IReadOnlyList<RecordedMeasurement>> WaitForAsync(string instrument, Func<IReadOnlyList<RecordedMeasurement>, bool> until,
+        TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var current = Of(instrument);
+            if (until(current))
+            {
+                return current;
+            }
+
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !await _recorded.WaitAsync(left))
+            {
+                throw new TimeoutException($"{instrument}: the expected measurements did not arrive within {timeout}; recorded {current.Count}.");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _recorded.Dispose();
+    }
 }

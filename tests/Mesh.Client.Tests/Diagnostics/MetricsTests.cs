@@ -87,7 +87,7 @@ public sealed class MetricsTests : IAsyncLifetime
             ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return Task.CompletedTask;
         };
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address), handler: o => o.Retry.Enabled = false);
 
         await SendAsync(host.Client, 2, HttpStatusCode.ServiceUnavailable);
 
@@ -103,7 +103,7 @@ public sealed class MetricsTests : IAsyncLifetime
         var closed = await TestBackend.StartAsync("closed");
         string address = closed.Address;
         await closed.DisposeAsync(); // nothing listens on this port any more
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", address), handler: o => o.Retry.Enabled = false);
 
         await Assert.ThrowsAsync<HttpRequestException>(() => host.Client.GetAsync(new Uri("/items", UriKind.Relative)));
 
@@ -174,38 +174,146 @@ public sealed class MetricsTests : IAsyncLifetime
 
         Assert.Equal((3, 0, 0, 0.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
 
+        // The gauges read the opinions, whoever set them; the real ejection path is in the test below.
         members[0].Health.SetPassive(HealthOpinion.Unhealthy);
-        members[1].Health.SetActive(HealthOpinion.Unhealthy);
         state.OnHealthChanged();
-        Assert.Equal((1, 1, 1, 0.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
+        Assert.Equal((2, 1, 0, 0.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
 
-        members[2].Health.SetPassive(HealthOpinion.Unhealthy);
+        members[1].Health.SetActive(HealthOpinion.Unhealthy); // 1 of 3 available: below the 50 % panic threshold
         state.OnHealthChanged();
-        Assert.Equal((0, 2, 1, 1.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
+        Assert.Equal((1, 1, 1, 1.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
     }
 
     [Fact]
-    public async Task Ejection_is_counted_once_per_transition_with_its_endpoint()
+    public async Task A_real_ejection_is_counted_with_its_endpoint_and_shows_in_the_endpoints_gauge()
     {
+        var failing = _backends[1];
+        failing.Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
-        await SendAsync(host.Client, 1);
-        var state = host.Service();
-        var ejected = state.Endpoints[1];
 
-        ejected.Health.SetPassive(HealthOpinion.Unhealthy);
-        state.OnHealthChanged();
-        state.OnHealthChanged(); // republished, still ejected: not a second ejection
+        // Every request succeeds (a 503 is retried on another endpoint) until the failing one has failed five times in
+        // a row and passive health ejects it.
+        await SendAsync(host.Client, 15);
 
         var ejection = Assert.Single(host.Metrics.Of(MeshInstruments.Ejections));
         Assert.Equal(1, ejection.Value);
-        Assert.Equal(ejected.Authority, ejection.Tag(MeshInstruments.EndpointTag));
+        Assert.Equal(failing.Authority, ejection.Tag(MeshInstruments.EndpointTag));
         Assert.Equal("catalog", ejection.Tag(MeshInstruments.ServiceTag));
+        var byState = host.Metrics.Observe(MeshInstruments.Endpoints).ToDictionary(m => m.Tag(MeshInstruments.StateTag)!, m => m.Value);
+        Assert.Equal((2.0, 1.0, 0.0), (byState["available"], byState["ejected"], byState["unhealthy"]));
+        var onFailing = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.EndpointTag) == failing.Authority).ToArray();
+        Assert.Equal(5, onFailing.Length);
+        Assert.All(onFailing, m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
 
-        ejected.Health.SetPassive(HealthOpinion.Healthy);
-        state.OnHealthChanged();
-        ejected.Health.SetPassive(HealthOpinion.Unhealthy);
-        state.OnHealthChanged();
-        Assert.Equal(2, host.Metrics.Of(MeshInstruments.Ejections).Sum(m => m.Value));
+        int before = failing.Count;
+        await SendAsync(host.Client, 6);
+        Assert.Equal(before, failing.Count); // ejected: no more traffic
+        Assert.Single(host.Metrics.Of(MeshInstruments.Ejections));
+    }
+
+    [Fact]
+    public async Task A_retry_on_another_endpoint_is_counted_with_the_outcome_it_retried()
+    {
+        _backends[0].Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address));
+
+        await SendAsync(host.Client, 4); // every request succeeds: each 503 is retried on the other endpoint
+
+        var failed = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.OutcomeTag) == "failure_status").ToArray();
+        var retries = host.Metrics.Of(MeshInstruments.Retries);
+        Assert.NotEmpty(failed);
+        Assert.All(failed, m => Assert.Equal(_backends[0].Authority, m.Tag(MeshInstruments.EndpointTag)));
+        Assert.Equal(failed.Length, retries.Sum(m => m.Value)); // one retry per failed attempt
+        Assert.All(retries, m =>
+        {
+            Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag));
+            Assert.Equal("catalog", m.Tag(MeshInstruments.ServiceTag));
+        });
+        Assert.Equal(4 + failed.Length, host.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value)); // attempts: requests + retries
+        Assert.Empty(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted));
+    }
+
+    [Fact]
+    public async Task A_retry_refused_by_an_empty_budget_is_counted_as_budget_exhausted()
+    {
+        foreach (var backend in _backends)
+        {
+            backend.Handler = ctx =>
+            {
+                ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                return Task.CompletedTask;
+            };
+        }
+
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses), handler: o =>
+        {
+            o.Retry.BudgetPercent = 0;
+            o.Retry.MinRetriesPerSecond = 0;
+        });
+
+        await SendAsync(host.Client, 1, HttpStatusCode.ServiceUnavailable);
+
+        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted)).Value);
+        Assert.Empty(host.Metrics.Of(MeshInstruments.Retries));
+        Assert.Equal(1, host.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task A_hedge_is_counted_when_the_first_attempt_is_slow()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _backends[0].Handler = async ctx =>
+        {
+            await release.Task.WaitAsync(ctx.RequestAborted);
+            await ctx.Response.WriteAsync("slow");
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address), handler: o =>
+        {
+            o.Hedging.Enabled = true;
+            o.Hedging.Delay = TimeSpan.FromMilliseconds(50);
+        });
+
+        // Round robin sends the first attempt to the slow endpoint; after the hedging delay a hedge goes to the other,
+        // answers, and wins.
+        using (var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)).WaitAsync(s_wait))
+        {
+            Assert.Equal("b1", await response.Content.ReadAsStringAsync());
+        }
+
+        release.SetResult();
+        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.Hedges)).Value);
+        var attempts = await host.Metrics.WaitForAsync(MeshInstruments.Requests, r => r.Count == 2, s_wait);
+        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == _backends[1].Authority && m.Tag(MeshInstruments.OutcomeTag) == "success");
+        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == _backends[0].Authority && m.Tag(MeshInstruments.OutcomeTag) == "canceled");
+    }
+
+    [Fact]
+    public async Task Heartbeats_record_their_duration_and_result_per_endpoint()
+    {
+        _backends[1].Handler = ctx =>
+        {
+            ctx.Response.StatusCode = ctx.Request.Path == "/healthz" ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address),
+            handler: o => o.HealthCheck.Path = "/healthz");
+
+        await SendAsync(host.Client, 1); // creates the service; each endpoint is probed at once
+
+        var beats = await host.Metrics.WaitForAsync(MeshInstruments.HeartbeatDuration, r => r.Count >= 2, s_wait);
+        var healthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == _backends[0].Authority);
+        var unhealthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == _backends[1].Authority);
+        Assert.Equal("healthy", healthy.Tag(MeshInstruments.HeartbeatResultTag));
+        Assert.Equal("unhealthy", unhealthy.Tag(MeshInstruments.HeartbeatResultTag));
+        Assert.All(beats, m => Assert.InRange(m.Value, 0, s_wait.TotalSeconds));
     }
 
     [Fact]
@@ -242,31 +350,6 @@ public sealed class MetricsTests : IAsyncLifetime
         var errors = host.Metrics.Of(MeshInstruments.ResolverErrors);
         Assert.Equal(2, errors.Sum(m => m.Value));
         Assert.All(errors, m => Assert.Equal("static", m.Tag(MeshInstruments.ResolverTag)));
-    }
-
-    [Fact]
-    public async Task Retry_hedge_budget_and_heartbeat_instruments_record_through_the_service_telemetry()
-    {
-        // The retry, hedge and heartbeat machinery (health and resilience) reports through ServiceTelemetry; these are
-        // its recording methods, exercised directly.
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
-        await SendAsync(host.Client, 1);
-        var state = host.Service();
-        var endpoint = state.Endpoints[0];
-
-        state.Telemetry.OnRetry(endpoint, Mesh.Client.Routing.AttemptOutcome.ConnectFailure, nextAttempt: 2);
-        state.Telemetry.OnHedge(attempt: 2);
-        state.Telemetry.OnRetryBudgetExhausted();
-        state.Telemetry.OnHeartbeat(endpoint, healthy: false, TimeSpan.FromMilliseconds(250));
-
-        var retry = Assert.Single(host.Metrics.Of(MeshInstruments.Retries));
-        Assert.Equal("connect_failure", retry.Tag(MeshInstruments.OutcomeTag));
-        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.Hedges)).Value);
-        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted)).Value);
-        var heartbeat = Assert.Single(host.Metrics.Of(MeshInstruments.HeartbeatDuration));
-        Assert.Equal(0.25, heartbeat.Value, 6);
-        Assert.Equal("unhealthy", heartbeat.Tag(MeshInstruments.HeartbeatResultTag));
-        Assert.Equal(endpoint.Authority, heartbeat.Tag(MeshInstruments.EndpointTag));
     }
 
     [Fact]

@@ -29,9 +29,15 @@ public sealed class TelemetryTestHost : IDisposable
     public HttpClient Client => Provider.Client();
 
     public static TelemetryTestHost Start(Action<IMeshClientBuilder>? mesh = null, IConfiguration? configuration = null,
-        Action<MeshClientOptions>? clientOptions = null, Action<MeshServiceOptions>? handler = null, string baseAddress = "http://catalog")
+        Action<MeshClientOptions>? clientOptions = null, Action<MeshServiceOptions>? handler = null, string baseAddress = "http://catalog",
+        TimeProvider? timeProvider = null)
     {
         var services = new ServiceCollection();
+        if (timeProvider is not null)
+        {
+            services.AddSingleton(timeProvider);
+        }
+
         var logs = new LogRecorder();
         services.AddLogging(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
         if (configuration is not null)

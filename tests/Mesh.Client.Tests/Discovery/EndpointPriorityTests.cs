@@ -7,35 +7,45 @@ public sealed class EndpointPriorityTests
     private static Endpoint E(int port, int priority) => new("http", "10.0.0.1", port, priority: priority);
 
     [Fact]
-    public void Keeps_only_the_lowest_level_that_has_an_available_endpoint()
+    public void The_preferred_level_is_the_lowest_that_has_an_available_endpoint()
     {
         Endpoint[] members = [E(1, 2), E(2, 1), E(3, 1), E(4, 0)];
         Span<bool> available = [true, true, false, false]; // level 0 has none available
 
-        int kept = EndpointPriority.KeepPreferredLevel(members, available, 2);
+        int level = EndpointPriority.PreferredLevel(members, available, out int size);
+        int kept = EndpointPriority.KeepLevel(members, available, level);
 
+        Assert.Equal(1, level);
+        Assert.Equal(2, size);
         Assert.Equal(1, kept);
         Assert.Equal([false, true, false, false], available.ToArray());
     }
 
     [Fact]
-    public void One_level_is_left_as_it_is()
+    public void One_level_is_the_whole_membership()
     {
         Endpoint[] members = [E(1, 3), E(2, 3)];
         Span<bool> available = [true, false];
 
-        Assert.Equal(1, EndpointPriority.KeepPreferredLevel(members, available, 1));
+        int level = EndpointPriority.PreferredLevel(members, available, out int size);
+
+        Assert.Equal(3, level);
+        Assert.Equal(2, size);
+        Assert.Equal(1, EndpointPriority.KeepLevel(members, available, level));
         Assert.Equal([true, false], available.ToArray());
     }
 
     [Fact]
-    public void Panic_marks_every_member_of_the_lowest_level()
+    public void With_nothing_available_the_lowest_level_is_preferred_and_panic_marks_all_of_it()
     {
         Endpoint[] members = [E(1, 1), E(2, 0), E(3, 0)];
         Span<bool> flags = stackalloc bool[3];
 
-        EndpointPriority.MarkLowestLevel(members, flags);
+        int level = EndpointPriority.PreferredLevel(members, flags, out int size);
+        EndpointPriority.MarkLevel(members, flags, level);
 
+        Assert.Equal(0, level);
+        Assert.Equal(2, size);
         Assert.Equal([false, true, true], flags.ToArray());
     }
 }

@@ -54,6 +54,13 @@ public sealed class TestBackend : IAsyncDisposable
     public static Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null, IPEndPoint? listenOn = null) =>
         StartAsync(name, configure, listen: null, scheme: "http", listenOn);
 
+    /// <summary>
+    /// Starts a backend on 127.0.0.1:<paramref name="port"/> (0: the OS picks): pass a stopped backend's port to restart
+    /// "the same" endpoint, as a crashed replica coming back would.
+    /// </summary>
+    public static Task<TestBackend> StartAsync(int port, string name = "backend", Action<WebApplicationBuilder>? configure = null) =>
+        StartAsync(name, configure, listen: null, scheme: "http", new IPEndPoint(IPAddress.Loopback, port));
+
     /// <summary>Starts an https backend; <paramref name="https"/> sets up its TLS (certificate, SNI callback).</summary>
     public static Task<TestBackend> StartHttpsAsync(string name, Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions> https) =>
         StartAsync(name, configure: null, listen: l => l.UseHttps(https), scheme: "https", listenOn: null);

@@ -185,9 +185,11 @@ public sealed class PipelineTests : IAsyncLifetime
         {
             ["Services:catalog:https:0"] = "10.0.0.1:443", // known, but nothing for scheme http
         }).Build();
-        using var provider = MeshTestHost.Build(configuration: configuration);
+        // A clock that never moves: any wait (for endpoints, a backoff) would never end, so completing proves no wait.
+        using var provider = MeshTestHost.Build(configuration: configuration, timeProvider: new ManualTimeProvider());
 
-        var error = await Assert.ThrowsAsync<NoEndpointsException>(() => provider.Client().GetAsync(new Uri("/x", UriKind.Relative)));
+        var request = provider.Client().GetAsync(new Uri("/x", UriKind.Relative));
+        var error = await Assert.ThrowsAsync<NoEndpointsException>(() => request.WaitAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal("catalog", error.ServiceName);
         Assert.Equal("configuration", error.Resolver);

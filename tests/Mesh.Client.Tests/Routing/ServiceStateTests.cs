@@ -82,12 +82,12 @@ public sealed class ServiceStateTests
         using var state = NewState();
         state.OnEndpoints([Endpoint.Parse("127.0.0.1:1"), Endpoint.Parse("127.0.0.1:2")]);
 
-        state.Endpoints[0].Health.SetPassive(Health.HealthOpinion.Unhealthy);
+        state.Endpoints[0].Health.SetPassive(Mesh.Client.Health.HealthOpinion.Unhealthy);
         state.OnHealthChanged();
         Assert.Equal(["http://127.0.0.1:2"], state.Endpoints.Routable.ToArray().Select(e => e.Key));
         Assert.False(state.Endpoints.IsPanic);
 
-        state.Endpoints[1].Health.SetActive(Health.HealthOpinion.Unhealthy);
+        state.Endpoints[1].Health.SetActive(Mesh.Client.Health.HealthOpinion.Unhealthy);
         state.OnHealthChanged();
         Assert.True(state.Endpoints.IsPanic);
         Assert.Equal(2, state.Endpoints.Routable.Length);

@@ -1,0 +1,89 @@
+using System.Net;
+using Mesh.Client.Options;
+using Mesh.Client.Routing;
+
+namespace Mesh.Client.Resilience;
+
+/// <summary>
+/// What may be retried (or hedged): the rules of <see cref="RetryOptions"/>, in one place. Every check here runs only
+/// after an attempt failed, except <see cref="PrepareContentAsync"/>, which runs before the first attempt and does
+/// nothing for a request without content or with buffered content.
+/// </summary>
+internal static class RetryPolicy
+{
+    /// <summary>Methods RFC 9110 calls idempotent: repeating them has the effect of sending them once.</summary>
+    public static bool IsIdempotent(HttpMethod method) =>
+        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options
+        || method == HttpMethod.Put || method == HttpMethod.Delete || method == HttpMethod.Trace;
+
+    /// <summary>Whether the request's method and its <see cref="MeshRequestOptions.AllowRetry"/> switch allow a retry.</summary>
+    public static bool MethodAllows(HttpRequestMessage request)
+    {
+        // Options is read only here, after a failure, because reading it allocates the request's option bag.
+        if (request.Options.TryGetValue(MeshRequestOptions.AllowRetry, out bool allow))
+        {
+            return allow;
+        }
+
+        return IsIdempotent(request.Method);
+    }
+
+    /// <summary>
+    /// Whether a failed attempt's outcome may be retried: a connect failure, an attempt timeout, or 502, 503, 504.
+    /// Other failure statuses the service counts against endpoints (say, every 5xx) are not retried: they may be the
+    /// application's answer.
+    /// </summary>
+    public static bool IsRetryable(AttemptOutcome outcome, HttpResponseMessage? response) => outcome switch
+    {
+        AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout => true,
+        AttemptOutcome.FailureStatus => response?.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable
+            or HttpStatusCode.GatewayTimeout,
+        _ => false,
+    };
+
+    /// <summary>Whether <paramref name="content"/> can be sent again as it is: none, or an in-memory buffer.</summary>
+    public static bool IsReplayable(HttpContent? content) =>
+        content is null or ByteArrayContent or ReadOnlyMemoryContent;
+
+    /// <summary>
+    /// Before the first attempt: makes content that is not yet replayable replayable by buffering it, when the request
+    /// could be retried at all and its length is known and within <see cref="RetryOptions.MaxBufferedContentBytes"/>.
+    /// Returns whether the content can be sent again. A non-rewindable stream of unknown or larger length is never
+    /// buffered and never retried.
+    /// </summary>
+    public static async ValueTask<bool> PrepareContentAsync(HttpRequestMessage request, RetryOptions options, CancellationToken cancellationToken)
+    {
+        var content = request.Content!;
+        if (options.MaxBufferedContentBytes == 0 || !MethodAllows(request)
+            || content.Headers.ContentLength is not { } length || length > options.MaxBufferedContentBytes)
+        {
+            return false;
+        }
+
+        await content.LoadIntoBufferAsync(options.MaxBufferedContentBytes, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>The delay a 503 or 429 response asks for with <c>Retry-After</c> (seconds or a date), if any.</summary>
+    public static TimeSpan? RetryAfter(HttpResponseMessage? response, TimeProvider timeProvider)
+    {
+        var header = response?.Headers.RetryAfter;
+        if (header is null)
+        {
+            return null;
+        }
+
+        if (header.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (header.Date is { } date)
+        {
+            var wait = date - timeProvider.GetUtcNow();
+            return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        }
+
+        return null;
+    }
+}

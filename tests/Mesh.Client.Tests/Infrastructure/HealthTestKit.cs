@@ -1,0 +1,74 @@
+using Mesh.Client.Balancing;
+using Mesh.Client.Discovery;
+using Mesh.Client.Health;
+using Mesh.Client.Options;
+using Mesh.Client.Routing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Mesh.Client.Tests.Infrastructure;
+
+/// <summary>Builds a service state without DI, with a manual clock, and records its health transitions.</summary>
+internal sealed class HealthTestKit : IDisposable
+{
+    public HealthTestKit(int endpoints, Action<MeshServiceOptions>? configure = null, Func<HttpMessageHandler>? probeHandler = null, int seed = 42)
+    {
+        Options = new MeshServiceOptions();
+        Options.PassiveHealth.EjectionJitter = 0;
+        Options.HealthCheck.Jitter = 0;
+        configure?.Invoke(Options);
+        Assert.Empty(Options.Validate("test"));
+        Time = new ManualTimeProvider();
+        State = new ServiceState("test", new EndpointQuery("catalog", ["http"]), Options, new RoundRobinBalancer(), Time,
+            NullLogger.Instance, probeHandlerFactory: probeHandler, random: new Random(seed));
+        State.HealthTransitioned += t =>
+        {
+            lock (Transitions)
+            {
+                Transitions.Add(t);
+            }
+        };
+        Members = Enumerable.Range(0, endpoints).Select(i => new Endpoint("http", "10.0.0." + (i + 1), 80)).ToArray();
+        State.OnEndpoints(Members);
+    }
+
+    public MeshServiceOptions Options { get; }
+
+    public ManualTimeProvider Time { get; }
+
+    public ServiceState State { get; }
+
+    public Endpoint[] Members { get; }
+
+    public List<HealthTransition> Transitions { get; } = [];
+
+    public OutlierDetector Detector => State.Detector!;
+
+    public int Count(HealthTransitionKind kind)
+    {
+        lock (Transitions)
+        {
+            return Transitions.Count(t => t.Kind == kind);
+        }
+    }
+
+    public HealthTransition Last(HealthTransitionKind kind)
+    {
+        lock (Transitions)
+        {
+            return Transitions.Last(t => t.Kind == kind);
+        }
+    }
+
+    public void Complete(Endpoint endpoint, AttemptOutcome outcome, int times = 1)
+    {
+        for (int i = 0; i < times; i++)
+        {
+            endpoint.Begin(Time).Complete(outcome);
+            Detector.OnAttemptCompleted(endpoint, outcome);
+        }
+    }
+
+    public bool IsRoutable(Endpoint endpoint) => State.Endpoints.Routable.ToArray().Contains(endpoint);
+
+    public void Dispose() => State.Dispose();
+}
