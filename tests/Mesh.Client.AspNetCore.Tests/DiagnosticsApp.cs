@@ -1,11 +1,10 @@
 using System.Net;
-using Mesh.Client.Health;
-using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.AspNetCore.Tests;
@@ -92,16 +91,16 @@ public sealed class DiagnosticsApp : IAsyncDisposable
     }
 
     /// <summary>
-    /// Ejects the endpoint of <paramref name="backend"/>: passive health says unhealthy, and the service republishes its
-    /// routable set, as outlier detection does.
+    /// Makes <paramref name="backend"/> answer every request with 503, as a replica that lost its database would: passive
+    /// health ejects it after five failures in a row (each failed request is retried on another endpoint, so callers
+    /// see no error).
     /// </summary>
-    public void Eject(TestBackend backend)
-    {
-        var state = Services.GetRequiredService<ServiceRegistry>().All.Single(s => s.ServiceName == "catalog");
-        var endpoint = state.Endpoints.Single(e => e.Authority == backend.Authority);
-        endpoint.Health.SetPassive(HealthOpinion.Unhealthy);
-        state.OnHealthChanged();
-    }
+    public static void Break(TestBackend backend) =>
+        backend.Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
 
     public async ValueTask DisposeAsync()
     {

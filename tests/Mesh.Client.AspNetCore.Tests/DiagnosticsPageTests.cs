@@ -50,12 +50,13 @@ public sealed class DiagnosticsPageTests : IAsyncLifetime
         await Expect(service.Locator("tr[data-endpoint]")).ToHaveCountAsync(_app.Backends.Count);
 
         var ejected = _app.Backends[1];
-        _app.Eject(ejected);
+        DiagnosticsApp.Break(ejected); // the background traffic makes passive health eject it
 
         var ejectedRow = service.Locator($"tr[data-endpoint='{ejected.Authority}']");
         await Expect(ejectedRow).ToHaveAttributeAsync("data-state", "ejected", new() { Timeout = s_timeout });
         await Expect(ejectedRow.GetByTestId("state")).ToHaveTextAsync("ejected");
         await Expect(ejectedRow).ToHaveClassAsync("not-routable");
+        await Expect(ejectedRow.Locator(".meta")).ToContainTextAsync("back in"); // the ejection's end, counting down
         foreach (var backend in _app.Backends.Where(b => b != ejected))
         {
             await Expect(service.Locator($"tr[data-endpoint='{backend.Authority}']")).ToHaveAttributeAsync("data-state", "available");

@@ -26,8 +26,8 @@ public sealed class MapMeshDiagnosticsTests : IAsyncLifetime
     [Fact]
     public async Task Json_lists_each_service_and_endpoint_with_state_rtt_and_requests()
     {
-        await _app.SendAsync(4);
-        _app.Eject(_app.Backends[0]);
+        DiagnosticsApp.Break(_app.Backends[0]);
+        await _app.SendAsync(10); // five 503s in a row on the first endpoint eject it; each was retried on the second
 
         using var response = await _http.GetAsync(new Uri("/mesh/json", UriKind.Relative));
 
@@ -45,7 +45,12 @@ public sealed class MapMeshDiagnosticsTests : IAsyncLifetime
         Assert.Equal(["ejected", "available"], endpoints.Select(e => e.GetProperty("state").GetString()));
         Assert.Equal(["unhealthy", "unknown"], endpoints.Select(e => e.GetProperty("passive").GetString()));
         Assert.Equal([false, true], endpoints.Select(e => e.GetProperty("routable").GetBoolean()));
-        Assert.Equal([2L, 2L], endpoints.Select(e => e.GetProperty("requests").GetInt64()));
+        Assert.Equal(5L, endpoints[0].GetProperty("requests").GetInt64());
+        Assert.Equal(10L, endpoints[1].GetProperty("requests").GetInt64());
+        Assert.Equal(1, endpoints[0].GetProperty("timesEjected").GetInt32());
+        var until = endpoints[0].GetProperty("ejectedUntil").GetDateTimeOffset();
+        Assert.InRange(until - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(40)); // 30 s, jittered
+        Assert.Equal(JsonValueKind.Null, endpoints[1].GetProperty("ejectedUntil").ValueKind);
         Assert.All(endpoints, e =>
         {
             Assert.True(e.GetProperty("rttSampled").GetBoolean());

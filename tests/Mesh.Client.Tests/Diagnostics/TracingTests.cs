@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Mesh.Client.Diagnostics;
-using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 
 namespace Mesh.Client.Tests.Diagnostics;
 
@@ -80,27 +80,91 @@ public sealed class TracingTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task Retry_and_hedge_add_events_to_the_current_span()
+    public async Task A_retried_request_gets_a_retry_event_and_the_last_attempts_tags()
     {
-        using var host = Start();
-        using (var warm = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)))
+        await using var failing = await TestBackend.StartAsync("failing");
+        failing.Handler = ctx =>
         {
-            warm.EnsureSuccessStatusCode();
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints(_service, failing.Address, _backend.Address),
+            baseAddress: $"http://{_service}");
+
+        var spans = new List<Activity>();
+        for (int i = 0; i < 2; i++) // round robin: at least one of the two requests tries the failing endpoint first
+        {
+            using var span = _caller.StartActivity("call", ActivityKind.Client);
+            Assert.NotNull(span);
+            using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+            spans.Add(span);
         }
 
-        var state = host.Service(_service);
+        var retried = spans.Where(s => s.Events.Any()).ToArray();
+        Assert.NotEmpty(retried);
+        Assert.All(retried, span =>
+        {
+            var retry = Assert.Single(span.Events);
+            Assert.Equal(MeshTracing.RetryEvent, retry.Name);
+            var tags = retry.Tags.ToDictionary(t => t.Key, t => t.Value);
+            Assert.Equal(2, tags[MeshTracing.AttemptTag]);
+            Assert.Equal("failure_status", tags[MeshTracing.OutcomeTag]);
+            Assert.Equal(failing.Authority, tags[MeshTracing.EndpointTag]);
+            Assert.Equal(2, span.GetTagItem(MeshTracing.AttemptTag)); // the span names the attempt that answered
+            Assert.Equal(_backend.Authority, span.GetTagItem(MeshTracing.EndpointTag));
+            Assert.Equal(_backend.Port, span.GetTagItem("server.port"));
+        });
+    }
+
+    [Fact]
+    public async Task A_hedge_adds_a_hedge_event_to_the_current_span()
+    {
+        await using var slow = await TestBackend.StartAsync("slow");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        slow.Handler = async ctx =>
+        {
+            await release.Task.WaitAsync(ctx.RequestAborted);
+            await ctx.Response.WriteAsync("slow");
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints(_service, slow.Address, _backend.Address),
+            handler: o =>
+            {
+                o.Hedging.Enabled = true;
+                o.Hedging.Delay = TimeSpan.FromMilliseconds(50);
+            },
+            baseAddress: $"http://{_service}");
+
         using var span = _caller.StartActivity("call", ActivityKind.Client);
         Assert.NotNull(span);
+        using (var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)).WaitAsync(TimeSpan.FromSeconds(30)))
+        {
+            response.EnsureSuccessStatusCode();
+        }
 
-        state.Telemetry.OnRetry(state.Endpoints[0], AttemptOutcome.FailureStatus, nextAttempt: 2);
-        state.Telemetry.OnHedge(attempt: 3);
+        release.SetResult();
+        var hedge = Assert.Single(span.Events);
+        Assert.Equal(MeshTracing.HedgeEvent, hedge.Name);
+        Assert.Equal(2, hedge.Tags.Single(t => t.Key == MeshTracing.AttemptTag).Value);
+    }
 
-        var events = span.Events.ToArray();
-        Assert.Equal([MeshTracing.RetryEvent, MeshTracing.HedgeEvent], events.Select(e => e.Name));
-        var retryTags = events[0].Tags.ToDictionary(t => t.Key, t => t.Value);
-        Assert.Equal(2, retryTags[MeshTracing.AttemptTag]);
-        Assert.Equal("failure_status", retryTags[MeshTracing.OutcomeTag]);
-        Assert.Equal(_backend.Authority, retryTags[MeshTracing.EndpointTag]);
+    [Fact]
+    public async Task A_heartbeat_is_a_client_activity_of_the_Mesh_Client_source()
+    {
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints(_service, _backend.Address),
+            handler: o => o.HealthCheck.Path = "/healthz", baseAddress: $"http://{_service}");
+        using (var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        await host.Metrics.WaitForAsync(MeshInstruments.HeartbeatDuration, r => r.Count >= 1, TimeSpan.FromSeconds(30));
+
+        var heartbeat = Assert.Single(_meshActivities, a => a.OperationName == MeshTracing.HeartbeatActivity);
+        Assert.Equal(ActivityKind.Client, heartbeat.Kind);
+        Assert.Equal(_backend.Authority, heartbeat.GetTagItem(MeshTracing.EndpointTag));
+        Assert.Equal(_backend.Port, heartbeat.GetTagItem("server.port"));
+        Assert.Equal(ActivityStatusCode.Unset, heartbeat.Status);
     }
 
     [Fact]
