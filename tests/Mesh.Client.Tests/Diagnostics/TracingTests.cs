@@ -11,6 +11,7 @@ public sealed class TracingTests : IAsyncLifetime, IDisposable
 {
     private readonly ActivitySource _caller = new("Mesh.Client.Tests.Caller." + Guid.NewGuid().ToString("N"));
     private readonly ConcurrentQueue<Activity> _meshActivities = new();
+    private readonly SemaphoreSlim _meshActivityStopped = new(0);
     private readonly ActivityListener _listener;
     private readonly string _service = "traced" + Guid.NewGuid().ToString("N")[..8];
     private TestBackend _backend = null!;
@@ -26,6 +27,7 @@ public sealed class TracingTests : IAsyncLifetime, IDisposable
                 if (a.Source.Name == MeshTelemetry.ActivitySourceName && (a.GetTagItem(MeshTracing.ServiceTag) as string) == _service)
                 {
                     _meshActivities.Enqueue(a);
+                    _meshActivityStopped.Release();
                 }
             },
         };
@@ -40,6 +42,7 @@ public sealed class TracingTests : IAsyncLifetime, IDisposable
     {
         _listener.Dispose();
         _caller.Dispose();
+        _meshActivityStopped.Dispose();
     }
 
     private TelemetryTestHost Start() =>
@@ -158,7 +161,13 @@ public sealed class TracingTests : IAsyncLifetime, IDisposable
             response.EnsureSuccessStatusCode();
         }
 
-        await host.Metrics.WaitForAsync(MeshInstruments.HeartbeatDuration, r => r.Count >= 1, TimeSpan.FromSeconds(30));
+        // The first probe starts at once, in the background; wait (bounded) until its activity has stopped.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!_meshActivities.Any(a => a.OperationName == MeshTracing.HeartbeatActivity))
+        {
+            var left = deadline - DateTime.UtcNow;
+            Assert.True(left > TimeSpan.Zero && await _meshActivityStopped.WaitAsync(left), "no heartbeat activity within 30 s");
+        }
 
         var heartbeat = Assert.Single(_meshActivities, a => a.OperationName == MeshTracing.HeartbeatActivity);
         Assert.Equal(ActivityKind.Client, heartbeat.Kind);
