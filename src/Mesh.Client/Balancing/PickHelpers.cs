@@ -33,4 +33,31 @@ internal static class PickHelpers
 
         return null;
     }
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every bad setting a standalone balancer was given.</summary>
+    public static void ThrowIfInvalid(string parameterName, Action<string, List<string>> validate)
+    {
+        var errors = new List<string>();
+        validate(parameterName, errors);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), parameterName);
+        }
+    }
+
+    /// <summary>A uniformly random 64-bit value: the request hash of a request that has none.</summary>
+    public static ulong RandomHash(Random random) => unchecked((ulong)random.NextInt64(long.MinValue, long.MaxValue));
+
+    /// <summary>Two distinct random indexes below <paramref name="count"/> (at least 2).</summary>
+    public static (int First, int Second) TwoDistinct(Random random, int count)
+    {
+        int first = random.Next(count);
+        int second = random.Next(count - 1);
+        if (second >= first)
+        {
+            second++;
+        }
+
+        return (first, second);
+    }
 }

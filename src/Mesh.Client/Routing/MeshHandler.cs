@@ -80,7 +80,7 @@ internal sealed class MeshHandler : DelegatingHandler
             throw new NoEndpointsException(state.ServiceName, state.ResolverName, DescribeEmpty(state));
         }
 
-        var endpoint = state.Balancer.Pick(new PickContext(request))
+        var endpoint = state.Balancer.Pick(new PickContext(request, state.RequestHasher?.Compute(request)))
             ?? throw new NoEndpointsException(state.ServiceName, state.ResolverName, "no endpoint is routable");
 
         bool setHost = state.Options.HostHeader == HostHeaderPolicy.LogicalName && request.Headers.Host is null;
@@ -96,7 +96,7 @@ internal sealed class MeshHandler : DelegatingHandler
         try
         {
             var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            lease.Complete(AttemptClassifier.Classify(response));
+            lease.Complete(AttemptClassifier.Classify(response), (int)response.StatusCode);
             return response;
         }
         catch (Exception ex)

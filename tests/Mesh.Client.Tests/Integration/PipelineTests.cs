@@ -26,7 +26,8 @@ public sealed class PipelineTests : IAsyncLifetime
     [Fact]
     public async Task Round_robin_spreads_requests_evenly_over_three_backends()
     {
-        using var provider = MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()));
+        using var provider = MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+            handler: o => o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin);
         var client = provider.Client();
 
         for (int i = 0; i < 30; i++)
