@@ -10,8 +10,9 @@ namespace Mesh.Client.Balancing;
 /// <remarks>
 /// <para>
 /// The cycle is computed on <see cref="Update(EndpointSet)"/>, off the request path: endpoint <c>i</c>'s <c>k</c>-th turn
-/// has deadline <c>(k + 1) / weight_i</c>, and turns are taken in deadline order (ties to the endpoint listed first), which
-/// is stride scheduling; exactly <c>weight_i</c> of the turns have a deadline of at most 1, so each cycle is exact. A pick
+/// (from 0) has deadline <c>(k + ½) / weight_i</c>, and turns are taken in deadline order (ties to the endpoint listed
+/// first), which is stride scheduling; exactly <c>weight_i</c> of the turns have a deadline below 1, so each cycle is exact,
+/// and in any window each endpoint's count stays within about one turn of its share. A pick
 /// is one interlocked increment and an array read: no lock, no allocation.
 /// </para>
 /// <para>
@@ -114,12 +115,16 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer
         return a;
     }
 
-    /// <summary>The deadline <c>Turn / Weight</c> of an endpoint's next turn, compared exactly by cross-multiplication.</summary>
+    /// <summary>
+    /// The deadline <c>(Turn − ½) / Weight</c> of an endpoint's <c>Turn</c>-th turn (1-based), compared exactly by
+    /// cross-multiplication. Centring each turn in its stride keeps a heavy endpoint's last turn from bunching with the
+    /// light endpoints' turns at the end of the cycle.
+    /// </summary>
     private readonly record struct Deadline(long Turn, long Weight, int Index) : IComparable<Deadline>
     {
         public int CompareTo(Deadline other)
         {
-            int byTime = (Turn * other.Weight).CompareTo(other.Turn * Weight);
+            int byTime = (((2 * Turn) - 1) * other.Weight).CompareTo(((2 * other.Turn) - 1) * Weight);
             return byTime != 0 ? byTime : Index.CompareTo(other.Index);
         }
     }
