@@ -2,6 +2,7 @@ using Mesh.Client;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
 using Mesh.Client.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -27,7 +28,8 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddSingleton<ServiceRegistry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshClientOptions>, MeshClientOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshClientOptions>, MeshClientOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>(
+            sp => new ConfigurationEndpointResolver(sp.GetService<IConfiguration>())));
         if (!services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
         {
             services.AddSingleton<MeshClientMarker>();

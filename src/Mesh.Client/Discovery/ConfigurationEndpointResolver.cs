@@ -36,13 +36,7 @@ public sealed class ConfigurationEndpointResolver : IEndpointResolver
 
     private readonly IConfiguration? _configuration;
 
-    /// <summary>Creates the resolver over the application's configuration; with none registered it knows no service.</summary>
-    public ConfigurationEndpointResolver(IServiceProvider services)
-        : this((IConfiguration?)services.GetService(typeof(IConfiguration)))
-    {
-    }
-
-    /// <summary>Creates the resolver over <paramref name="configuration"/>.</summary>
+    /// <summary>Creates the resolver over <paramref name="configuration"/>; with none it knows no service.</summary>
     public ConfigurationEndpointResolver(IConfiguration? configuration)
     {
         _configuration = configuration;

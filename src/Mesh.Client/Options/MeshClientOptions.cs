@@ -23,4 +23,7 @@ public sealed class MeshClientOptions
     /// when a mesh-enabled client (for example through <c>ConfigureHttpClientDefaults</c>) also calls outside hosts.
     /// </summary>
     public bool PassThroughUnknownHosts { get; set; }
+
+    /// <summary>Values configuration held that could not be converted, reported by start-up validation.</summary>
+    internal List<string> BindingErrors { get; } = [];
 }

@@ -16,7 +16,27 @@ internal sealed class MeshClientOptionsSetup : IConfigureOptions<MeshClientOptio
 
     public void Configure(MeshClientOptions options)
     {
-        _configuration?.GetSection(MeshClientOptions.SectionName).Bind(options);
+        if (_configuration is null)
+        {
+            return;
+        }
+
+        var mesh = _configuration.GetSection(MeshClientOptions.SectionName);
+        mesh.Bind(options);
+
+        // The binder silently drops a dictionary entry it cannot convert, and a misspelled balancer must fail start-up,
+        // not vanish: bind each service once more into a scratch instance to catch conversion errors for the validator.
+        foreach (var service in mesh.GetSection("Services").GetChildren())
+        {
+            try
+            {
+                service.Bind(new MeshServiceOptions());
+            }
+            catch (InvalidOperationException ex)
+            {
+                options.BindingErrors.Add(ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
+            }
+        }
     }
 }
 
@@ -40,7 +60,7 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
 
     public ValidateOptionsResult Validate(string? name, MeshClientOptions options)
     {
-        var errors = new List<string>();
+        var errors = new List<string>(options.BindingErrors);
         foreach (var (service, serviceOptions) in options.Services)
         {
             errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}"));

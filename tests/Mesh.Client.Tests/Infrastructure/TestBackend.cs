@@ -32,8 +32,8 @@ public sealed class TestBackend : IAsyncDisposable
 
     public int Port { get; private set; }
 
-    /// <summary><c>http://127.0.0.1:port</c>.</summary>
-    public string Address => $"http://127.0.0.1:{Port}";
+    /// <summary><c>http://127.0.0.1:port</c> (https for an https backend).</summary>
+    public string Address => $"{Scheme}://127.0.0.1:{Port}";
 
     /// <summary><c>127.0.0.1:port</c>.</summary>
     public string Authority => $"127.0.0.1:{Port}";
@@ -45,14 +45,26 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Replaces the default answer; receives the context after the request was recorded.</summary>
     public Func<HttpContext, Task>? Handler { get; set; }
 
-    public static async Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null)
+    /// <summary>The scheme the backend listens with.</summary>
+    public string Scheme { get; private init; } = "http";
+
+    public static Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null) =>
+        StartAsync(name, configure, listen: null, scheme: "http");
+
+    /// <summary>Starts an https backend; <paramref name="https"/> sets up its TLS (certificate, SNI callback).</summary>
+    public static Task<TestBackend> StartHttpsAsync(string name, Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions> https) =>
+        StartAsync(name, configure: null, listen: l => l.UseHttps(https), scheme: "https");
+
+    private static async Task<TestBackend> StartAsync(string name, Action<WebApplicationBuilder>? configure,
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? listen, string scheme)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, l => listen?.Invoke(l)));
         configure?.Invoke(builder);
         var app = builder.Build();
-        var backend = new TestBackend(app, name);
+        var backend = new TestBackend(app, name) { Scheme = scheme };
         app.Run(backend.HandleAsync);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

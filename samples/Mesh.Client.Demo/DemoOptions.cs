@@ -1,0 +1,66 @@
+using System.Globalization;
+using Mesh.Client.Balancing;
+
+namespace Mesh.Client.Demo;
+
+/// <summary>The demo's command line.</summary>
+internal sealed record DemoOptions
+{
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(25);
+
+    public int Backends { get; init; } = 5;
+
+    public BalancerKind? Balancer { get; init; }
+
+    public int Concurrency { get; init; } = 24;
+
+    public bool Chaos { get; init; } = true;
+
+    public bool Help { get; init; }
+
+    public static string Usage => $"""
+        Mesh.Client demo: starts Kestrel backends on 127.0.0.1 (free ports), wires them as service 'catalog',
+        sends traffic through AddMeshHandler, and shows requests and latency per backend live.
+
+        Usage: dotnet run --project samples/Mesh.Client.Demo [-- options]
+
+          --duration <seconds>   how long to run (default 25, at most 600)
+          --backends <n>         how many backends (default 5, 2 to 20)
+          --balancer <name>      {string.Join(", ", Enum.GetNames<BalancerKind>())} (default: the library's default)
+          --concurrency <n>      requests in flight at once (default 24)
+          --no-chaos             keep every backend healthy and fast (by default backend 1 turns slow
+                                 for a while and the last backend dies and comes back)
+          --help                 show this text
+        """;
+
+    public static DemoOptions Parse(string[] args)
+    {
+        var options = new DemoOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"Option '{args[i]}' needs a value.");
+            options = args[i] switch
+            {
+                "--help" or "-h" or "-?" => options with { Help = true },
+                "--duration" => options with { Duration = TimeSpan.FromSeconds(Int(Value(), "--duration", 1, 600)) },
+                "--backends" => options with { Backends = Int(Value(), "--backends", 2, 20) },
+                "--concurrency" => options with { Concurrency = Int(Value(), "--concurrency", 1, 512) },
+                "--balancer" => options with { Balancer = ParseBalancer(Value()) },
+                "--no-chaos" => options with { Chaos = false },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Run with --help for the list."),
+            };
+        }
+
+        return options;
+    }
+
+    private static int Int(string text, string name, int min, int max) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
+            ? value
+            : throw new ArgumentException($"{name} is '{text}'; expected a whole number from {min} to {max}.");
+
+    private static BalancerKind ParseBalancer(string text) =>
+        Enum.TryParse<BalancerKind>(text, ignoreCase: true, out var kind) && Enum.IsDefined(kind)
+            ? kind
+            : throw new ArgumentException($"--balancer is '{text}'; expected one of {string.Join(", ", Enum.GetNames<BalancerKind>())}.");
+}

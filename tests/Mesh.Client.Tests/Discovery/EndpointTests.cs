@@ -1,0 +1,64 @@
+using Mesh.Client.Discovery;
+
+namespace Mesh.Client.Tests.Discovery;
+
+public sealed class EndpointTests
+{
+    [Theory]
+    [InlineData("http://127.0.0.1:5001", "http", "127.0.0.1", 5001, "127.0.0.1:5001")]
+    [InlineData("https://catalog-1.internal", "https", "catalog-1.internal", 443, "catalog-1.internal:443")]
+    [InlineData("10.0.0.7:8080", "http", "10.0.0.7", 8080, "10.0.0.7:8080")]
+    [InlineData("[::1]:9000", "http", "::1", 9000, "[::1]:9000")]
+    [InlineData("http://[fe80::1]:81/", "http", "fe80::1", 81, "[fe80::1]:81")]
+    public void Parse_reads_scheme_host_port_and_authority(string text, string scheme, string host, int port, string authority)
+    {
+        var endpoint = Endpoint.Parse(text);
+
+        Assert.Equal(scheme, endpoint.Scheme);
+        Assert.Equal(host, endpoint.Host);
+        Assert.Equal(port, endpoint.Port);
+        Assert.Equal(authority, endpoint.Authority);
+        Assert.Equal(authority, endpoint.HashKey);
+        Assert.Equal($"{scheme}://{authority}", endpoint.Key);
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("catalog", "no port")]
+    [InlineData("catalog:0", "invalid port")]
+    [InlineData("catalog:70000", "invalid port")]
+    [InlineData("ftp://files:21", "scheme 'ftp'")]
+    [InlineData("http://catalog:80/api", "path or query")]
+    [InlineData("fe80::1:80", "ambiguous")]
+    public void Parse_rejects_bad_addresses_saying_why(string text, string reason)
+    {
+        var error = Assert.Throws<FormatException>(() => Endpoint.Parse(text));
+        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Hash_key_can_be_given_and_weight_must_be_positive()
+    {
+        Assert.Equal("pod-a", new Endpoint("http", "10.0.0.1", 80, hashKey: "pod-a").HashKey);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Endpoint("http", "10.0.0.1", 80, weight: 0));
+    }
+
+    [Fact]
+    public void Lease_counts_in_flight_and_records_latency_except_for_cancellation()
+    {
+        var clock = new Infrastructure.ManualTimeProvider();
+        var endpoint = Endpoint.Parse("127.0.0.1:80");
+
+        var lease = endpoint.Begin(clock);
+        Assert.Equal(1, endpoint.Load.InFlight);
+        clock.Advance(TimeSpan.FromMilliseconds(120));
+        Assert.Equal(TimeSpan.FromMilliseconds(120), lease.Complete(Mesh.Client.Routing.AttemptOutcome.Success));
+        Assert.Equal(0, endpoint.Load.InFlight);
+        Assert.True(endpoint.Load.HasSample);
+
+        var cancelled = Endpoint.Parse("127.0.0.1:81");
+        cancelled.Begin(clock).Complete(Mesh.Client.Routing.AttemptOutcome.Canceled);
+        Assert.Equal(0, cancelled.Load.InFlight);
+        Assert.False(cancelled.Load.HasSample);
+    }
+}
