@@ -60,8 +60,9 @@ public sealed class PeakEwmaBalancerTests
         var twin = new Random(42);
         for (int i = 0; i < 200; i++)
         {
-            int first = twin.Next(8);
-            int second = twin.Next(7);
+            ulong bits = (ulong)twin.NextInt64();
+            int first = (int)(((bits & 0xFFFF_FFFFUL) * 8) >> 32);
+            int second = (int)(((bits >> 32) * 7) >> 31);
             Assert.NotEqual(first, second >= first ? second + 1 : second);
             Assert.Same(set[first], balancer.PickOne()); // all fresh: equal costs
         }
