@@ -34,7 +34,10 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
     private readonly TimeSpan _decay;
     private readonly TimeSpan _seedRtt;
     private readonly double _failurePenaltyFactor;
+    private readonly bool _coarseClock;
     private State _state = State.Empty;
+    private long _coarseOffsetTicks;
+    private long _coarseAnchorMilliseconds;
 
     /// <summary>Creates the policy.</summary>
     /// <param name="options">Decay, seed latency and failure penalty; <see langword="null"/> for the defaults.</param>
@@ -51,6 +54,13 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
         _failurePenaltyFactor = options.FailurePenaltyFactor;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _random = random ?? Random.Shared;
+        _coarseClock = ReferenceEquals(_timeProvider, TimeProvider.System);
+        if (_coarseClock)
+        {
+            _coarseAnchorMilliseconds = Environment.TickCount64;
+            _coarseOffsetTicks = EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp())
+                - (_coarseAnchorMilliseconds * TimeSpan.TicksPerMillisecond);
+        }
     }
 
     /// <inheritdoc />
@@ -85,7 +95,7 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
                 return context.Excluded.IsEmpty || !context.IsExcluded(routable[0]) ? routable[0] : null;
         }
 
-        long now = EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
+        long now = NowTicks();
         var (i, j) = PickHelpers.TwoDistinct(_random, routable.Length);
         if (!context.Excluded.IsEmpty)
         {
@@ -100,6 +110,31 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
         // The loads sit in their own array: one pointer hop less per candidate than endpoint -> load.
         var loads = state.Loads;
         return loads[i].GetCost(now) <= loads[j].GetCost(now) ? routable[i] : routable[j];
+    }
+
+    /// <summary>
+    /// Now, on the clock attempts are timed with, for the decay on read. With the system clock, a coarse millisecond
+    /// clock (<see cref="Environment.TickCount64"/>, a few ns to read) is mapped onto the precise one (tens of ns),
+    /// re-anchored once a second so the two cannot drift apart: a decay time constant of seconds does not need more.
+    /// The offset is one 64-bit field, so a concurrent re-anchor never tears it.
+    /// </summary>
+    private long NowTicks()
+    {
+        if (!_coarseClock)
+        {
+            return EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
+        }
+
+        long milliseconds = Environment.TickCount64;
+        if (milliseconds - Volatile.Read(ref _coarseAnchorMilliseconds) > 1000)
+        {
+            long precise = EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
+            Volatile.Write(ref _coarseOffsetTicks, precise - (milliseconds * TimeSpan.TicksPerMillisecond));
+            Volatile.Write(ref _coarseAnchorMilliseconds, milliseconds);
+            return precise;
+        }
+
+        return (milliseconds * TimeSpan.TicksPerMillisecond) + Volatile.Read(ref _coarseOffsetTicks);
     }
 
     /// <summary>Both draws were excluded (a retry among few endpoints): the cheapest allowed one, by a scan.</summary>

@@ -162,3 +162,26 @@ public sealed class PeakEwmaBalancerTests
         Assert.Contains("options:FailurePenaltyFactor' is '0.5'", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class PeakEwmaSystemClockTests
+{
+    [Fact]
+    public void With_the_system_clock_a_slow_endpoint_is_avoided_and_decay_uses_a_clock_close_to_the_precise_one()
+    {
+        var set = Endpoints.Many(2);
+        var balancer = new PeakEwmaBalancer();
+        balancer.Update(set);
+        long now = EndpointLease.MonotonicTicks(TimeProvider.System, TimeProvider.System.GetTimestamp());
+        set[0].Load.RecordRtt(TimeSpan.FromMilliseconds(500), now);
+        set[1].Load.RecordRtt(TimeSpan.FromMilliseconds(5), now);
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Same(set[1], balancer.PickOne());
+        }
+
+        // A sample stamped an hour ago has decayed to nothing: the balancer's clock is not behind the precise one.
+        set[0].Load.RecordRtt(TimeSpan.FromMilliseconds(500), now - TimeSpan.FromHours(1).Ticks);
+        set[1].Load.RecordRtt(TimeSpan.FromMilliseconds(5), now);
+        Assert.Same(set[0], balancer.PickOne());
+    }
+}
