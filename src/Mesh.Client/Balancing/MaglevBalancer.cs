@@ -17,7 +17,7 @@ namespace Mesh.Client.Balancing;
 /// </para>
 /// <para>
 /// Compared with <see cref="RingHashBalancer"/>, Maglev spreads keys almost perfectly evenly (each endpoint's share is
-/// within about 1 % of its weight at the default size) and picks in constant time, at the price of moving somewhat more
+/// within 2 % of its weight at the default size and 100 endpoints) and picks in constant time, at the price of moving somewhat more
 /// keys when membership changes.
 /// </para>
 /// <para>

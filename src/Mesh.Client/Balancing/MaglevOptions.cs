@@ -16,7 +16,7 @@ public sealed class MaglevOptions
 
     /// <summary>
     /// The number of table entries: a prime, ideally at least 100 times the number of endpoints (each endpoint's share
-    /// is then within about 1 % of its weight). Up to 5,000,011. Default: 65,537.
+    /// is then within a few percent of its weight). Up to 5,000,011. Default: 65,537.
     /// </summary>
     public int TableSize { get; set; } = DefaultTableSize;
 
