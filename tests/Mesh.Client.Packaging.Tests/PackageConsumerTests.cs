@@ -13,7 +13,7 @@ public sealed class PackageConsumerTests
     private static readonly string RepositoryRoot = FindRepositoryRoot();
 
     [Fact]
-    public async Task The_packed_library_installs_into_a_console_app_that_routes_a_request_through_the_mesh()
+    public async Task The_packed_libraries_install_into_a_console_app_that_routes_a_request_through_the_mesh()
     {
         await using var backend = await TestBackend.StartAsync("packaged-backend");
         var work = Directory.CreateTempSubdirectory("mesh-pack-");
@@ -22,9 +22,12 @@ public sealed class PackageConsumerTests
             // A version no other build uses, so the global package cache cannot serve a stale copy.
             string version = $"0.0.0-smoke.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
             var feed = Directory.CreateDirectory(Path.Combine(work.FullName, "feed")).FullName;
-            await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot, "src", "Mesh.Client", "Mesh.Client.csproj"),
-                "-c", "Release", "-o", feed, $"-p:Version={version}"], RepositoryRoot);
-            Assert.True(File.Exists(Path.Combine(feed, $"Mesh.Client.{version}.nupkg")), "dotnet pack produced no Mesh.Client package");
+            foreach (var project in new[] { "Mesh.Client", "Mesh.Client.Kubernetes" })
+            {
+                await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot, "src", project, $"{project}.csproj"),
+                    "-c", "Release", "-o", feed, $"-p:Version={version}"], RepositoryRoot);
+                Assert.True(File.Exists(Path.Combine(feed, $"{project}.{version}.nupkg")), $"dotnet pack produced no {project} package");
+            }
 
             var app = Directory.CreateDirectory(Path.Combine(work.FullName, "app")).FullName;
             var upstream = File.ReadAllText(Path.Combine(RepositoryRoot, "nuget.config"));
@@ -50,6 +53,7 @@ public sealed class PackageConsumerTests
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="Mesh.Client" Version="{version}" />
+                    <PackageReference Include="Mesh.Client.Kubernetes" Version="{version}" />
                     <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.14" />
                   </ItemGroup>
                 </Project>
@@ -61,7 +65,7 @@ public sealed class PackageConsumerTests
                 using Microsoft.Extensions.DependencyInjection;
 
                 var services = new ServiceCollection();
-                services.AddMeshClient().AddStaticEndpoints("catalog", args[0]);
+                services.AddMeshClient().AddStaticEndpoints("catalog", args[0]).AddKubernetes();
                 services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
                 using var provider = services.BuildServiceProvider();
                 var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");

@@ -35,14 +35,18 @@ public sealed class Endpoint
     /// <param name="zone">The zone or locality the endpoint runs in, if known.</param>
     /// <param name="metadata">Free-form labels from the resolver (for example a Kubernetes node name).</param>
     /// <param name="hashKey">The key consistent-hashing balancers place the endpoint by; defaults to <c>host:port</c>.</param>
+    /// <param name="priority">
+    /// The endpoint's priority level, 0 or more; lower is preferred (DNS SRV priority, Envoy's priority levels). A service
+    /// routes to the lowest level that has an available endpoint. Default: 0.
+    /// </param>
     public Endpoint(string scheme, string host, int port, int weight = 1, string? zone = null,
-        IReadOnlyDictionary<string, string>? metadata = null, string? hashKey = null)
-        : this(scheme, host, port, weight, zone, metadata, hashKey, load: null, health: null)
+        IReadOnlyDictionary<string, string>? metadata = null, string? hashKey = null, int priority = 0)
+        : this(scheme, host, port, weight, zone, metadata, hashKey, priority, load: null, health: null)
     {
     }
 
     private Endpoint(string scheme, string host, int port, int weight, string? zone,
-        IReadOnlyDictionary<string, string>? metadata, string? hashKey, EndpointLoad? load, EndpointHealth? health)
+        IReadOnlyDictionary<string, string>? metadata, string? hashKey, int priority, EndpointLoad? load, EndpointHealth? health)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scheme);
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
@@ -55,11 +59,13 @@ public sealed class Endpoint
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(priority);
 
         Scheme = scheme.ToLowerInvariant();
         Host = host.Length > 1 && host[0] == '[' && host[^1] == ']' ? host[1..^1] : host;
         Port = port;
         Weight = weight;
+        Priority = priority;
         Zone = zone;
         Metadata = metadata ?? s_noMetadata;
 
@@ -84,6 +90,9 @@ public sealed class Endpoint
 
     /// <summary>The relative weight (at least 1).</summary>
     public int Weight { get; }
+
+    /// <summary>The priority level: lower is preferred; higher levels are fallbacks used when no lower-level endpoint is available.</summary>
+    public int Priority { get; }
 
     /// <summary>The zone or locality, if the resolver knows it.</summary>
     public string? Zone { get; }
@@ -201,12 +210,12 @@ public sealed class Endpoint
     /// carries load and health over to a re-published endpoint whose weight or labels changed.
     /// </summary>
     internal Endpoint WithStateOf(Endpoint state) =>
-        new(Scheme, Host, Port, Weight, Zone, Metadata, HashKey, state.Load, state.Health);
+        new(Scheme, Host, Port, Weight, Zone, Metadata, HashKey, Priority, state.Load, state.Health);
 
-    /// <summary>Whether this endpoint and <paramref name="other"/> describe the same address, weight, zone, labels and hash key.</summary>
+    /// <summary>Whether this endpoint and <paramref name="other"/> describe the same address, weight, priority, zone, labels and hash key.</summary>
     internal bool DescribesSameAs(Endpoint other)
     {
-        if (!string.Equals(Key, other.Key, StringComparison.Ordinal) || Weight != other.Weight
+        if (!string.Equals(Key, other.Key, StringComparison.Ordinal) || Weight != other.Weight || Priority != other.Priority
             || !string.Equals(Zone, other.Zone, StringComparison.Ordinal) || !string.Equals(HashKey, other.HashKey, StringComparison.Ordinal)
             || Metadata.Count != other.Metadata.Count)
         {

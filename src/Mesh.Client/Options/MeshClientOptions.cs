@@ -24,6 +24,14 @@ public sealed class MeshClientOptions
     /// </summary>
     public bool PassThroughUnknownHosts { get; set; }
 
+    /// <summary>
+    /// How long a service may go unused before the mesh forgets it: its resolver watch (DNS polling, Kubernetes watch)
+    /// and heartbeats stop, and its load and health state is dropped; the next request creates it again and waits for
+    /// its first resolution. <see cref="Timeout.InfiniteTimeSpan"/> keeps every service for the client's lifetime.
+    /// Default: 10 minutes (at least 1 second).
+    /// </summary>
+    public TimeSpan ServiceIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Values configuration held that could not be converted, reported by start-up validation.</summary>
     internal List<string> BindingErrors { get; } = [];
 }

@@ -61,6 +61,12 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
     public ValidateOptionsResult Validate(string? name, MeshClientOptions options)
     {
         var errors = new List<string>(options.BindingErrors);
+        if (options.ServiceIdleTimeout != Timeout.InfiniteTimeSpan && options.ServiceIdleTimeout < TimeSpan.FromSeconds(1))
+        {
+            errors.Add(MeshServiceOptions.Bad(MeshClientOptions.SectionName, nameof(MeshClientOptions.ServiceIdleTimeout), options.ServiceIdleTimeout,
+                "at least 00:00:01, or -00:00:00.001 (infinite) to never forget a service"));
+        }
+
         foreach (var (service, serviceOptions) in options.Services)
         {
             errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}"));

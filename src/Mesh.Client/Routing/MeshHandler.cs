@@ -101,7 +101,13 @@ internal sealed class MeshHandler : DelegatingHandler
         }
         catch (Exception ex)
         {
-            lease.Complete(AttemptClassifier.Classify(ex, cancellationToken));
+            var outcome = AttemptClassifier.Classify(ex, cancellationToken);
+            lease.Complete(outcome);
+            if (outcome == AttemptOutcome.ConnectFailure)
+            {
+                state.OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
+            }
+
             throw;
         }
         finally

@@ -17,7 +17,7 @@ namespace Mesh.Client.Routing;
 /// different options for the same service do not share a balancer. Resolvers that watch a remote source share one
 /// watch per service among clients themselves.
 /// </remarks>
-internal sealed class ServiceRegistry : IDisposable
+internal sealed partial class ServiceRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, ClientServices> _clients = new(StringComparer.Ordinal);
     private readonly IEndpointResolver[] _resolvers;
@@ -25,6 +25,8 @@ internal sealed class ServiceRegistry : IDisposable
     private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
     private readonly ILoggerFactory _loggerFactory;
     private readonly Lock _createLock = new();
+    private readonly ILogger _logger;
+    private ITimer? _idleSweep;
     private bool _disposed;
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
@@ -35,6 +37,7 @@ internal sealed class ServiceRegistry : IDisposable
         _clientOptions = clientOptions;
         TimeProvider = timeProvider;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("Mesh.Client.Routing");
     }
 
     public TimeProvider TimeProvider { get; }
@@ -79,6 +82,7 @@ internal sealed class ServiceRegistry : IDisposable
                 }
 
                 asked.Add(resolver.Name);
+                state.AskingResolver(resolver.Name);
                 IDisposable? watch;
                 try
                 {
@@ -92,7 +96,7 @@ internal sealed class ServiceRegistry : IDisposable
 
                 if (watch is not null)
                 {
-                    state.Attach(resolver.Name, watch);
+                    state.Attach(watch);
                     client.Add(key, state);
                     return state;
                 }
@@ -106,6 +110,68 @@ internal sealed class ServiceRegistry : IDisposable
             state.Dispose();
             return null;
         }
+    }
+
+    // --- Forgetting idle services (DNS issue) ---
+
+    /// <summary>Starts the idle sweep when the first service is created (background work starts lazily).</summary>
+    internal void EnsureIdleSweep()
+    {
+        if (Volatile.Read(ref _idleSweep) is not null)
+        {
+            return;
+        }
+
+        lock (_createLock)
+        {
+            if (_idleSweep is null && !_disposed)
+            {
+                _idleSweep = TimeProvider.CreateTimer(static s => ((ServiceRegistry)s!).SweepIdle(), this, SweepPeriod(), Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Forgets services unused for <see cref="MeshClientOptions.ServiceIdleTimeout"/>, then schedules the next sweep. A
+    /// sweep runs every half timeout, so a service is forgotten between one and one and a half timeouts after its last
+    /// use. Reads the timeout each time, so a reloaded value applies from the next sweep.
+    /// </summary>
+    internal void SweepIdle()
+    {
+        var idle = ClientOptions.ServiceIdleTimeout;
+        if (idle != Timeout.InfiniteTimeSpan)
+        {
+            long usedSince = TimeProvider.GetTimestamp() - (long)(idle.TotalSeconds * TimeProvider.TimestampFrequency);
+            foreach (var client in _clients.Values)
+            {
+                int forgotten = client.ForgetIdle(usedSince);
+                if (forgotten > 0)
+                {
+                    Log.ServicesForgotten(_logger, forgotten, client.Name, idle);
+                }
+            }
+        }
+
+        lock (_createLock)
+        {
+            if (!_disposed)
+            {
+                _idleSweep?.Change(SweepPeriod(), Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    private TimeSpan SweepPeriod()
+    {
+        var idle = ClientOptions.ServiceIdleTimeout;
+        return idle == Timeout.InfiniteTimeSpan ? TimeSpan.FromMinutes(1) : TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond / 2, idle.Ticks / 2));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 10, Level = LogLevel.Debug,
+            Message = "Forgot {Count} services of client '{Client}' unused for {IdleTimeout}; their watches stopped.")]
+        public static partial void ServicesForgotten(ILogger logger, int count, string client, TimeSpan idleTimeout);
     }
 
     private static string[] ParseSchemes(string scheme)
@@ -145,6 +211,7 @@ internal sealed class ServiceRegistry : IDisposable
             }
 
             _disposed = true;
+            _idleSweep?.Dispose();
         }
 
         foreach (var client in _clients.Values)
@@ -182,8 +249,17 @@ internal sealed class ClientServices : IDisposable
 
     public IEnumerable<ServiceState> All => _services.Values;
 
-    public bool TryGet(RouteKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceState? state) =>
-        _services.TryGetValue(key, out state);
+    /// <summary>The state for <paramref name="key"/>, if it exists; marks it used (for <see cref="MeshClientOptions.ServiceIdleTimeout"/>).</summary>
+    public bool TryGet(RouteKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceState? state)
+    {
+        if (_services.TryGetValue(key, out state))
+        {
+            state.MarkUsed();
+            return true;
+        }
+
+        return false;
+    }
 
     /// <summary>The state for <paramref name="key"/>, created on first use; null when no resolver knows the service.</summary>
     public ServiceState? GetOrCreate(RouteKey key, out IReadOnlyList<string> resolversAsked)
@@ -197,7 +273,31 @@ internal sealed class ClientServices : IDisposable
         return _registry.Create(this, key, out resolversAsked);
     }
 
-    internal void Add(RouteKey key, ServiceState state) => _services[key] = state;
+    internal void Add(RouteKey key, ServiceState state)
+    {
+        _services[key] = state;
+        _registry.EnsureIdleSweep();
+    }
+
+    /// <summary>
+    /// Forgets every service not used since <paramref name="usedSince"/> (a timestamp): removes it, then disposes it, which
+    /// stops its resolver watch and background work. A request already holding it finishes on its last snapshot; the
+    /// next request creates it again.
+    /// </summary>
+    internal int ForgetIdle(long usedSince)
+    {
+        int forgotten = 0;
+        foreach (var entry in _services)
+        {
+            if (entry.Value.LastUsedTimestamp < usedSince && _services.TryRemove(entry))
+            {
+                entry.Value.Dispose();
+                forgotten++;
+            }
+        }
+
+        return forgotten;
+    }
 
     public void Dispose()
     {

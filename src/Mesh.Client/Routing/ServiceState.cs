@@ -23,6 +23,8 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     private Exception? _lastError;
     private IDisposable? _watch;
     private bool _disposed;
+    private long _lastUsed;
+    private readonly long _markUsedGranularity;
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
         TimeProvider timeProvider, ILogger logger)
@@ -35,6 +37,8 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         TimeProvider = timeProvider;
         _logger = logger;
         ResolverName = "(none)";
+        _markUsedGranularity = timeProvider.TimestampFrequency / 4;
+        _lastUsed = timeProvider.GetTimestamp();
     }
 
     public string ClientName { get; }
@@ -67,12 +71,20 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     /// <summary>Completes when the first snapshot arrives.</summary>
     public Task FirstResolution => _firstResolution.Task;
 
-    /// <summary>Attaches the resolver watch that feeds this service. Called once, right after creation.</summary>
-    public void Attach(string resolverName, IDisposable watch)
+    /// <summary>Names the resolver being asked, before it is asked, so what it publishes at once is attributed to it.</summary>
+    public void AskingResolver(string resolverName)
     {
         lock (_writeLock)
         {
             ResolverName = resolverName;
+        }
+    }
+
+    /// <summary>Attaches the watch of the resolver that claimed this service. Called once, right after it did.</summary>
+    public void Attach(IDisposable watch)
+    {
+        lock (_writeLock)
+        {
             if (_disposed)
             {
                 watch.Dispose();
@@ -158,8 +170,8 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
     /// <summary>
     /// Recomputes which members are routable after a health change, and republishes. The routable subset is the
-    /// available members; when none is available every member is routable (panic), so requests still have somewhere
-    /// to go.
+    /// available members of the lowest priority level that has one (<see cref="EndpointPriority"/>); when none is
+    /// available every member of the lowest level is routable (panic), so requests still have somewhere to go.
     /// </summary>
     public void OnHealthChanged()
     {
@@ -183,10 +195,11 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
             availableCount += available[i] ? 1 : 0;
         }
 
+        availableCount = EndpointPriority.KeepPreferredLevel(all, available, availableCount);
         EndpointSet next;
         if (availableCount == 0 && all.Length > 0)
         {
-            available.Fill(true);
+            EndpointPriority.MarkLowestLevel(all, available);
             next = members.WithRoutable(available, isPanic: true);
         }
         else
@@ -196,6 +209,36 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
         Balancer.Update(next);
         Volatile.Write(ref _endpoints, next);
+    }
+
+    // --- Early refresh and idle tracking (DNS issue) ---
+
+    /// <summary>
+    /// An attempt could not connect: asks a polling resolver to look again now, so replicas that replaced the failing one
+    /// are found without waiting for the refresh interval. The watch rate-limits; this costs a type check otherwise.
+    /// </summary>
+    public void OnConnectFailure()
+    {
+        if (Volatile.Read(ref _watch) is IRefreshableWatch refreshable)
+        {
+            refreshable.RequestRefresh();
+        }
+    }
+
+    /// <summary>When a request last used this service, as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
+    public long LastUsedTimestamp => Volatile.Read(ref _lastUsed);
+
+    /// <summary>
+    /// Records a use, for forgetting idle services. At most one shared write per quarter second: a busy service's
+    /// requests read the stamp and move on, so they do not contend for its cache line.
+    /// </summary>
+    public void MarkUsed()
+    {
+        long now = TimeProvider.GetTimestamp();
+        if (now - Volatile.Read(ref _lastUsed) > _markUsedGranularity)
+        {
+            Volatile.Write(ref _lastUsed, now);
+        }
     }
 
     public void Dispose()

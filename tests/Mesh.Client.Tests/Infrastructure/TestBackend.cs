@@ -48,20 +48,23 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>The scheme the backend listens with.</summary>
     public string Scheme { get; private init; } = "http";
 
-    public static Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null) =>
-        StartAsync(name, configure, listen: null, scheme: "http");
+    /// <param name="name">What the backend answers with.</param>
+    /// <param name="configure">Changes to the web application.</param>
+    /// <param name="listenOn">Where to listen; default 127.0.0.1 on a port the OS picks (DNS tests listen on 127.0.0.2, 127.0.0.3...).</param>
+    public static Task<TestBackend> StartAsync(string name = "backend", Action<WebApplicationBuilder>? configure = null, IPEndPoint? listenOn = null) =>
+        StartAsync(name, configure, listen: null, scheme: "http", listenOn);
 
     /// <summary>Starts an https backend; <paramref name="https"/> sets up its TLS (certificate, SNI callback).</summary>
     public static Task<TestBackend> StartHttpsAsync(string name, Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions> https) =>
-        StartAsync(name, configure: null, listen: l => l.UseHttps(https), scheme: "https");
+        StartAsync(name, configure: null, listen: l => l.UseHttps(https), scheme: "https", listenOn: null);
 
     private static async Task<TestBackend> StartAsync(string name, Action<WebApplicationBuilder>? configure,
-        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? listen, string scheme)
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? listen, string scheme, IPEndPoint? listenOn)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, l => listen?.Invoke(l)));
+        builder.WebHost.UseKestrel(k => k.Listen(listenOn ?? new IPEndPoint(IPAddress.Loopback, 0), l => listen?.Invoke(l)));
         configure?.Invoke(builder);
         var app = builder.Build();
         var backend = new TestBackend(app, name) { Scheme = scheme };
