@@ -74,7 +74,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
                 o.QueryRetries = 0;
                 services(o);
             });
-        }, timeProvider: _time);
+        }, timeProvider: _time, handler: o => o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin); // tests count exact turns
         return provider;
     }
 
