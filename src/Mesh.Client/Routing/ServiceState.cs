@@ -42,6 +42,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         Query = query;
         Options = options;
         Balancer = balancer;
+        RequestHasher = RequestHasher.For(options);
         TimeProvider = timeProvider;
         _logger = logger;
         ResolverName = "(none)";
@@ -88,6 +89,9 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     public MeshServiceOptions Options { get; }
 
     public ILoadBalancer Balancer { get; }
+
+    /// <summary>Computes request hashes; <see langword="null"/> unless the balancer picks by hash.</summary>
+    public RequestHasher? RequestHasher { get; }
 
     public TimeProvider TimeProvider { get; }
 
