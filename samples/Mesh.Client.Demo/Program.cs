@@ -14,6 +14,11 @@ catch (ArgumentException ex)
     return 2;
 }
 
+if (!AnsiConsole.Profile.Capabilities.Interactive)
+{
+    AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120); // a log or pipe has no width to fit
+}
+
 if (options.Help)
 {
     Console.WriteLine(DemoOptions.Usage);
