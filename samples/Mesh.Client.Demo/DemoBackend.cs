@@ -57,6 +57,11 @@ internal sealed class DemoBackend : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        if (context.Request.Path == "/health")
+        {
+            return; // 200 at once: a slow backend is alive, only a dead one fails its heartbeat
+        }
+
         // Latency ~ N(base, base/10), never below 1 ms.
         double u1 = 1 - Random.Shared.NextDouble(), u2 = Random.Shared.NextDouble();
         double normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);

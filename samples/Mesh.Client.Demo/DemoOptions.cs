@@ -16,6 +16,10 @@ internal sealed record DemoOptions
 
     public bool Chaos { get; init; } = true;
 
+    public bool Health { get; init; } = true;
+
+    public bool Hedging { get; init; }
+
     public bool Help { get; init; }
 
     public static string Usage => $"""
@@ -30,6 +34,9 @@ internal sealed record DemoOptions
           --concurrency <n>      requests in flight at once (default 24)
           --no-chaos             keep every backend healthy and fast (by default backend 1 turns slow
                                  for a while and the last backend dies and comes back)
+          --no-health            turn off ejection, heartbeats and retries, to see what they save
+          --hedging              send a second attempt to another backend when the first is slower
+                                 than the service's p95 so far
           --help                 show this text
         """;
 
@@ -47,6 +54,8 @@ internal sealed record DemoOptions
                 "--concurrency" => options with { Concurrency = Int(Value(), "--concurrency", 1, 512) },
                 "--balancer" => options with { Balancer = ParseBalancer(Value()) },
                 "--no-chaos" => options with { Chaos = false },
+                "--no-health" => options with { Health = false },
+                "--hedging" => options with { Hedging = true },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'. Run with --help for the list."),
             };
         }

@@ -14,6 +14,11 @@ catch (ArgumentException ex)
     return 2;
 }
 
+if (!AnsiConsole.Profile.Capabilities.Interactive)
+{
+    AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120); // a log or pipe has no width to fit
+}
+
 if (options.Help)
 {
     Console.WriteLine(DemoOptions.Usage);
@@ -38,6 +43,28 @@ services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")
         if (options.Balancer is { } balancer)
         {
             o.Balancer = balancer;
+        }
+
+        if (options.Health)
+        {
+            // Shorter than production defaults so a demo of seconds shows ejection, probing and return.
+            o.PassiveHealth.BaseEjectionTime = TimeSpan.FromSeconds(3);
+            o.HealthCheck.Path = "/health";
+            o.HealthCheck.Interval = TimeSpan.FromSeconds(1);
+            o.HealthCheck.Timeout = TimeSpan.FromMilliseconds(500);
+            o.SlowStart.Window = TimeSpan.FromSeconds(5);
+            o.Timeouts.Attempt = TimeSpan.FromSeconds(2);
+        }
+        else
+        {
+            o.PassiveHealth.Enabled = false;
+            o.Retry.Enabled = false;
+        }
+
+        if (options.Hedging)
+        {
+            o.Hedging.Enabled = true;
+            o.Hedging.DelayPercentile = 95;
         }
     });
 await using var provider = services.BuildServiceProvider();

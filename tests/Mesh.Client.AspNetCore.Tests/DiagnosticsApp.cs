@@ -48,7 +48,9 @@ public sealed class DiagnosticsApp : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         builder.Services.AddMeshClient().AddStaticEndpoints("catalog", backends.Select(b => b.Address).ToArray());
-        builder.Services.AddHttpClient(ClientName, c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        // Round robin, so the tests know how many requests each endpoint gets.
+        builder.Services.AddHttpClient(ClientName, c => c.BaseAddress = new Uri("http://catalog"))
+            .AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin);
         var app = builder.Build();
         app.MapMeshDiagnostics("/mesh");
         await app.StartAsync();

@@ -34,6 +34,15 @@ public sealed class EndpointLoad
     /// <summary>The decay time constant of the estimate.</summary>
     public TimeSpan Decay { get; internal set; } = DefaultDecay;
 
+    /// <summary>The factor a failed attempt multiplies the estimate by (see <see cref="RecordFailure(TimeSpan, long)"/>).</summary>
+    public double FailurePenaltyFactor { get; internal set; } = DefaultFailurePenaltyFactor;
+
+    /// <summary>The default <see cref="FailurePenaltyFactor"/>: 2, so each failure in a row doubles the estimate.</summary>
+    public const double DefaultFailurePenaltyFactor = 2.0;
+
+    /// <summary>The largest estimate a failure penalty can reach: one minute.</summary>
+    public static readonly TimeSpan MaxPenalisedRtt = TimeSpan.FromMinutes(1);
+
     /// <summary>Whether at least one latency sample was recorded.</summary>
     public bool HasSample => Volatile.Read(ref _stampTicks) != long.MinValue;
 
@@ -72,6 +81,28 @@ public sealed class EndpointLoad
     }
 
     /// <summary>
+    /// Records a failed attempt (a 5xx or 429 response, a connect failure, a timeout) as a penalised latency sample:
+    /// the slower of the observed latency and the current estimate times <see cref="FailurePenaltyFactor"/> (at most
+    /// <see cref="MaxPenalisedRtt"/>). A replica that fails fast would otherwise look like the fastest one and attract
+    /// traffic (the "black hole" problem); with the penalty, each failure in a row makes it costlier, and the decay
+    /// makes it attractive again once it stops failing.
+    /// </summary>
+    public void RecordFailure(TimeSpan rtt, long nowTicks)
+    {
+        double current = GetRttEstimateTicks(nowTicks);
+        double penalised = Math.Min(Math.Max(current, SeedRttTicks) * FailurePenaltyFactor, MaxPenalisedRtt.Ticks);
+        RecordRtt(TimeSpan.FromTicks((long)Math.Max(rtt.Ticks, penalised)), nowTicks);
+    }
+
+    /// <summary>Applies a balancer's Peak-EWMA settings. Endpoints keep their samples; only the parameters change.</summary>
+    internal void Configure(TimeSpan seedRtt, TimeSpan decay, double failurePenaltyFactor)
+    {
+        SeedRtt = seedRtt;
+        Decay = decay;
+        FailurePenaltyFactor = failurePenaltyFactor;
+    }
+
+    /// <summary>
     /// The latency estimate as seen at <paramref name="nowTicks"/>, in <see cref="TimeSpan"/> ticks: the last estimate
     /// decayed toward zero for the time since it was recorded, so an idle endpoint becomes attractive again.
     /// The seed latency before the first sample.
@@ -88,6 +119,12 @@ public sealed class EndpointLoad
         double elapsed = nowTicks - stamp;
         return elapsed <= 0 ? estimate : estimate * Math.Exp(-elapsed / Decay.Ticks);
     }
+
+    /// <summary>
+    /// The Peak-EWMA cost at <paramref name="nowTicks"/>: the decayed latency estimate times (requests in flight + 1),
+    /// so an endpoint is charged for the queue a new request would join.
+    /// </summary>
+    public double GetCost(long nowTicks) => GetRttEstimateTicks(nowTicks) * (InFlight + 1);
 
     private double SeedRttTicks => SeedRtt.Ticks;
 }

@@ -14,8 +14,38 @@ namespace Mesh.Client.Options;
 /// </remarks>
 public sealed class MeshServiceOptions
 {
-    /// <summary>The balancing policy. Default: <see cref="BalancerKind.RoundRobin"/>.</summary>
-    public BalancerKind Balancer { get; set; } = BalancerKind.RoundRobin;
+    /// <summary>
+    /// The balancing policy. Default: <see cref="BalancerKind.PeakEwma"/>, which weighs each replica's latency and queue
+    /// and so steers away from a slow replica within a few requests (see benchmarks/README.md for the experiment).
+    /// </summary>
+    public BalancerKind Balancer { get; set; } = BalancerKind.PeakEwma;
+
+    /// <summary>Settings of <see cref="BalancerKind.PeakEwma"/> (<c>Mesh:Services:&lt;service&gt;:PeakEwma</c>).</summary>
+    public PeakEwmaOptions PeakEwma { get; set; } = new();
+
+    /// <summary>Settings of <see cref="BalancerKind.LeastRequest"/> (<c>Mesh:Services:&lt;service&gt;:LeastRequest</c>).</summary>
+    public LeastRequestOptions LeastRequest { get; set; } = new();
+
+    /// <summary>Settings of <see cref="BalancerKind.RingHash"/> (<c>Mesh:Services:&lt;service&gt;:RingHash</c>).</summary>
+    public RingHashOptions RingHash { get; set; } = new();
+
+    /// <summary>Settings of <see cref="BalancerKind.Maglev"/> (<c>Mesh:Services:&lt;service&gt;:Maglev</c>).</summary>
+    public MaglevOptions Maglev { get; set; } = new();
+
+    /// <summary>
+    /// Bounded loads for <see cref="BalancerKind.RingHash"/> and <see cref="BalancerKind.Maglev"/>: no endpoint takes more
+    /// than this factor times the mean requests in flight; overflow goes on to the next endpoint along the ring or table
+    /// (Envoy's <c>hash_balance_factor</c> / 100). At least 1.0, for example 1.25. Default: off (<see langword="null"/>).
+    /// Overrides the balancers' own <c>BalanceFactor</c>.
+    /// </summary>
+    public double? BalanceFactor { get; set; }
+
+    /// <summary>
+    /// How a request's hash is computed for <see cref="BalancerKind.RingHash"/> and <see cref="BalancerKind.Maglev"/>
+    /// (<c>Mesh:Services:&lt;service&gt;:HashPolicies:&lt;n&gt;</c>); see <see cref="RequestHashPolicy"/>. Empty by default:
+    /// a request without <see cref="MeshRequestOptions.HashKey"/> then goes to a random endpoint.
+    /// </summary>
+    public IList<RequestHashPolicy> HashPolicies { get; } = new List<RequestHashPolicy>();
 
     /// <summary>
     /// The resolver that owns this service, by name (<c>configuration</c>, <c>static</c>, ...). Default: none, so the
@@ -68,6 +98,8 @@ public sealed class MeshServiceOptions
             errors.Add(Bad(keyPrefix, nameof(Balancer), Balancer, $"one of {string.Join(", ", Enum.GetNames<BalancerKind>())}"));
         }
 
+        ValidateBalancing(keyPrefix, errors);
+
         if (!Enum.IsDefined(HostHeader))
         {
             errors.Add(Bad(keyPrefix, nameof(HostHeader), HostHeader, $"one of {string.Join(", ", Enum.GetNames<HostHeaderPolicy>())}"));
@@ -91,6 +123,58 @@ public sealed class MeshServiceOptions
         Hedging.Validate($"{keyPrefix}:{nameof(Hedging)}", errors);
         Timeouts.Validate($"{keyPrefix}:{nameof(Timeouts)}", errors);
         return errors;
+    }
+
+    private void ValidateBalancing(string keyPrefix, List<string> errors)
+    {
+        if (PeakEwma is null)
+        {
+            errors.Add(Bad(keyPrefix, nameof(PeakEwma), null, "settings, not null"));
+        }
+        else
+        {
+            PeakEwma.Validate($"{keyPrefix}:{nameof(PeakEwma)}", errors);
+        }
+
+        if (LeastRequest is null)
+        {
+            errors.Add(Bad(keyPrefix, nameof(LeastRequest), null, "settings, not null"));
+        }
+        else
+        {
+            LeastRequest.Validate($"{keyPrefix}:{nameof(LeastRequest)}", errors);
+        }
+
+        if (RingHash is null)
+        {
+            errors.Add(Bad(keyPrefix, nameof(RingHash), null, "settings, not null"));
+        }
+        else
+        {
+            RingHash.Validate($"{keyPrefix}:{nameof(RingHash)}", errors);
+        }
+
+        if (Maglev is null)
+        {
+            errors.Add(Bad(keyPrefix, nameof(Maglev), null, "settings, not null"));
+        }
+        else
+        {
+            Maglev.Validate($"{keyPrefix}:{nameof(Maglev)}", errors);
+        }
+
+        BoundedLoad.Validate(keyPrefix, BalanceFactor, errors);
+        for (int i = 0; i < HashPolicies.Count; i++)
+        {
+            if (HashPolicies[i] is null)
+            {
+                errors.Add(Bad(keyPrefix, $"{nameof(HashPolicies)}:{i}", null, "a hash policy, not null"));
+            }
+            else
+            {
+                HashPolicies[i].Validate($"{keyPrefix}:{nameof(HashPolicies)}:{i}", errors);
+            }
+        }
     }
 
     /// <summary>Formats one validation error: <c>'prefix:Key' is 'value'; expected ...</c>.</summary>

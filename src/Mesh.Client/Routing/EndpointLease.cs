@@ -25,18 +25,45 @@ public readonly struct EndpointLease
 
     /// <summary>
     /// Ends the attempt: one fewer in flight, and the latency (start to response headers) recorded into the
-    /// endpoint's estimate. A cancelled attempt records no latency: it says nothing about the endpoint.
+    /// endpoint's estimate. A cancelled attempt records no latency: it says nothing about the endpoint. A failed one
+    /// (<see cref="AttemptOutcome.FailureStatus"/>, <see cref="AttemptOutcome.ConnectFailure"/>,
+    /// <see cref="AttemptOutcome.Timeout"/>) records a penalised latency (<see cref="Balancing.EndpointLoad.RecordFailure"/>).
     /// Call once.
     /// </summary>
     /// <returns>The attempt's latency.</returns>
-    public TimeSpan Complete(AttemptOutcome outcome)
+    public TimeSpan Complete(AttemptOutcome outcome) => Complete(outcome, statusCode: 0);
+
+    /// <summary>
+    /// Ends the attempt as <see cref="Complete(AttemptOutcome)"/> does, and also penalises the latency of a response
+    /// whose <paramref name="statusCode"/> is 5xx or 429 (the endpoint answered quickly because it did not do the
+    /// work), whatever the outcome says about health.
+    /// </summary>
+    /// <param name="outcome">How the attempt ended.</param>
+    /// <param name="statusCode">The response's status code, or 0 when there was no response.</param>
+    /// <returns>The attempt's latency.</returns>
+    public TimeSpan Complete(AttemptOutcome outcome, int statusCode)
     {
         long now = _timeProvider.GetTimestamp();
         var elapsed = _timeProvider.GetElapsedTime(StartTimestamp, now);
         Endpoint.Load.OnEnd();
-        if (outcome != AttemptOutcome.Canceled)
+        switch (outcome)
         {
-            Endpoint.Load.RecordRtt(elapsed, MonotonicTicks(_timeProvider, now));
+            case AttemptOutcome.Canceled:
+                break;
+            case AttemptOutcome.FailureStatus or AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout:
+                Endpoint.Load.RecordFailure(elapsed, MonotonicTicks(_timeProvider, now));
+                break;
+            default:
+                if (statusCode >= 500 || statusCode == 429)
+                {
+                    Endpoint.Load.RecordFailure(elapsed, MonotonicTicks(_timeProvider, now));
+                }
+                else
+                {
+                    Endpoint.Load.RecordRtt(elapsed, MonotonicTicks(_timeProvider, now));
+                }
+
+                break;
         }
 
         return elapsed;

@@ -85,8 +85,10 @@ internal sealed class MeshHandler : DelegatingHandler
     {
         var options = state.Options;
         var tried = new TriedEndpoints();
-        var endpoint = Pick(state, request, ref tried)
-            ?? await WaitForEndpointAsync(state, request, cancellationToken).ConfigureAwait(false);
+        // Hash-based balancers place the request by its hash: computed once, the same for every attempt of it.
+        ulong? hash = state.RequestHasher?.Compute(request);
+        var endpoint = Pick(state, request, hash, ref tried)
+            ?? await WaitForEndpointAsync(state, request, hash, cancellationToken).ConfigureAwait(false);
 
         state.RetryBudget.Deposit();
         var retry = options.Retry;
@@ -127,7 +129,7 @@ internal sealed class MeshHandler : DelegatingHandler
                 AttemptResult result;
                 if (hedge)
                 {
-                    (result, tried) = await SendHedgedAsync(state, request, logicalUri, endpoint, tried, cancellationToken, requestToken)
+                    (result, tried) = await SendHedgedAsync(state, request, hash, logicalUri, endpoint, tried, cancellationToken, requestToken)
                         .ConfigureAwait(false);
                 }
                 else
@@ -156,7 +158,7 @@ internal sealed class MeshHandler : DelegatingHandler
                 }
 
                 // Another endpoint if one is left; otherwise the same one again, after Retry-After or a backoff.
-                var next = Pick(state, request, ref tried);
+                var next = Pick(state, request, hash, ref tried);
                 var delay = TimeSpan.Zero;
                 if (next is null)
                 {
@@ -167,7 +169,7 @@ internal sealed class MeshHandler : DelegatingHandler
                     }
 
                     var none = new TriedEndpoints();
-                    next = Pick(state, request, ref none);
+                    next = Pick(state, request, hash, ref none);
                     if (next is null)
                     {
                         return Finish(state, result);
@@ -266,7 +268,7 @@ internal sealed class MeshHandler : DelegatingHandler
             attemptCts?.Dispose();
         }
 
-        var latency = lease.Complete(outcome);
+        var latency = lease.Complete(outcome, response is null ? 0 : (int)response.StatusCode);
         state.Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
         state.Detector?.OnAttemptCompleted(endpoint, outcome);
         if (outcome == AttemptOutcome.ConnectFailure)
@@ -288,7 +290,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// If every attempt fails, the last failure is returned for the retry loop to decide. Each attempt sends its own
     /// clone of the request (made before anything is sent), so no two sends share a request object.
     /// </summary>
-    private async Task<(AttemptResult Result, TriedEndpoints Tried)> SendHedgedAsync(ServiceState state, HttpRequestMessage request,
+    private async Task<(AttemptResult Result, TriedEndpoints Tried)> SendHedgedAsync(ServiceState state, HttpRequestMessage request, ulong? hash,
         Uri logicalUri, Endpoint first, TriedEndpoints tried, CancellationToken callerToken, CancellationToken requestToken)
     {
         var hedging = state.Options.Hedging;
@@ -337,7 +339,7 @@ internal sealed class MeshHandler : DelegatingHandler
                         continue; // the attempts see the same cancellation and end
                     }
 
-                    var next = Pick(state, request, ref tried);
+                    var next = Pick(state, request, hash, ref tried);
                     if (next is not null && state.RetryBudget.TryWithdraw())
                     {
                         state.Telemetry.OnHedge(attempt: tried.Count + 1);
@@ -433,9 +435,9 @@ internal sealed class MeshHandler : DelegatingHandler
     /// Picks an endpoint the request has not tried. An endpoint probing after an ejection takes one attempt at a time;
     /// when the balancer offers one whose probe is taken, the pick is repeated without it (at most twice).
     /// </summary>
-    private static Endpoint? Pick(ServiceState state, HttpRequestMessage request, ref TriedEndpoints tried)
+    private static Endpoint? Pick(ServiceState state, HttpRequestMessage request, ulong? hash, ref TriedEndpoints tried)
     {
-        var endpoint = state.Balancer.Pick(new PickContext(request, excluded: tried.AsSpan()));
+        var endpoint = state.Balancer.Pick(new PickContext(request, hash, tried.AsSpan()));
         if (endpoint is null || endpoint.Health.TryBeginAttempt())
         {
             return endpoint;
@@ -444,7 +446,7 @@ internal sealed class MeshHandler : DelegatingHandler
         var avoid = tried;
         for (int refusals = 0; refusals < 2 && avoid.Add(endpoint); refusals++)
         {
-            var other = state.Balancer.Pick(new PickContext(request, excluded: avoid.AsSpan()));
+            var other = state.Balancer.Pick(new PickContext(request, hash, avoid.AsSpan()));
             if (other is null)
             {
                 break;
@@ -461,7 +463,8 @@ internal sealed class MeshHandler : DelegatingHandler
     }
 
     /// <summary>Fail fast: waits a bounded time for a routable endpoint (Linkerd's failfast), then throws.</summary>
-    private static async Task<Endpoint> WaitForEndpointAsync(ServiceState state, HttpRequestMessage request, CancellationToken cancellationToken)
+    private static async Task<Endpoint> WaitForEndpointAsync(ServiceState state, HttpRequestMessage request, ulong? hash,
+        CancellationToken cancellationToken)
     {
         if (state.Endpoints.Count == 0)
         {
@@ -474,7 +477,7 @@ internal sealed class MeshHandler : DelegatingHandler
         if (wait > TimeSpan.Zero && await state.WaitForRoutableAsync(wait, cancellationToken).ConfigureAwait(false))
         {
             var none = new TriedEndpoints();
-            if (Pick(state, request, ref none) is { } endpoint)
+            if (Pick(state, request, hash, ref none) is { } endpoint)
             {
                 return endpoint;
             }

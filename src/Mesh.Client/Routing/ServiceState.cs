@@ -43,6 +43,7 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
         Query = query;
         Options = options;
         Balancer = balancer;
+        RequestHasher = RequestHasher.For(options);
         TimeProvider = timeProvider;
         _logger = logger;
         Telemetry = new ServiceTelemetry(clientName, query.ServiceName, logger, metrics);
@@ -90,6 +91,9 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     public MeshServiceOptions Options { get; }
 
     public ILoadBalancer Balancer { get; }
+
+    /// <summary>Computes request hashes; <see langword="null"/> unless the balancer picks by hash.</summary>
+    public RequestHasher? RequestHasher { get; }
 
     public TimeProvider TimeProvider { get; }
 

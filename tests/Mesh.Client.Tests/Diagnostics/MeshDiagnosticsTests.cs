@@ -40,7 +40,7 @@ public sealed class MeshDiagnosticsTests : IAsyncLifetime
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
         services.AddMeshClient().AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray());
-        services.AddHttpClient("shop", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
+        services.AddHttpClient("shop", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin);
         using var provider = services.BuildServiceProvider();
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("shop");
         for (int i = 0; i < 6; i++)

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Mesh.Client.Balancing;
 using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
@@ -47,7 +48,12 @@ public sealed class TelemetryTestHost : IDisposable
 
         var builder = services.AddMeshClient(clientOptions);
         mesh?.Invoke(builder);
-        services.AddHttpClient(MeshTestHost.ClientName, c => c.BaseAddress = new Uri(baseAddress)).AddMeshHandler(handler);
+        // Round robin, so tests know where requests go (which endpoint fails first, how many each gets).
+        services.AddHttpClient(MeshTestHost.ClientName, c => c.BaseAddress = new Uri(baseAddress)).AddMeshHandler(o =>
+        {
+            o.Balancer = BalancerKind.RoundRobin;
+            handler?.Invoke(o);
+        });
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         return new TelemetryTestHost(provider, logs);
     }

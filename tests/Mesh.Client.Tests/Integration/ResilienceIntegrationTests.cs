@@ -29,8 +29,14 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
         }
     }
 
+    // Round robin: these tests need to know which backend an attempt goes to. (Peak-EWMA, the default, steers away from
+    // a failing backend by itself, so a killed one would never collect the failures that eject it.)
     private ServiceProvider Host(Action<MeshServiceOptions>? configure = null, int count = 3) =>
-        MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", _backends.Take(count).Select(b => b.Address).ToArray()), handler: configure);
+        MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", _backends.Take(count).Select(b => b.Address).ToArray()), handler: o =>
+        {
+            o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin;
+            configure?.Invoke(o);
+        });
 
     private static ServiceState State(ServiceProvider provider) =>
         provider.GetRequiredService<ServiceRegistry>().GetClient(MeshTestHost.ClientName).All.Single();

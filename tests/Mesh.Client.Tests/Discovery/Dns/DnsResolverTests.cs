@@ -74,10 +74,13 @@ public sealed class DnsResolverTests : IAsyncLifetime
                 o.QueryRetries = 0;
                 services(o);
             });
-        }, timeProvider: _time,
-            // Discovery is under test: a retry would hide which endpoint a request went to, and its backoff would wait
-            // on the manual clock.
-            handler: o => o.Retry.Enabled = false);
+        }, timeProvider: _time, handler: o =>
+        {
+            // Discovery is under test: tests count exact turns, a retry would hide which endpoint a request went to,
+            // and its backoff would wait on the manual clock.
+            o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin;
+            o.Retry.Enabled = false;
+        });
         return provider;
     }
 

@@ -1,0 +1,133 @@
+using Mesh.Client.Discovery;
+using Mesh.Client.Routing;
+
+namespace Mesh.Client.LatencyLab;
+
+/// <summary>
+/// A discrete-event simulation of one client sending a scenario's traffic to its replicas, in virtual time. Requests
+/// arrive at a constant rate; an <see cref="IRequestStrategy"/> decides how each is sent (which real balancer picks,
+/// whether it retries, hedges or ejects); attempts hold real <see cref="EndpointLease"/>s, so the balancers see the
+/// same in-flight counts and latency samples they would see in production.
+/// </summary>
+public sealed class Simulation
+{
+    private readonly PriorityQueue<Action, (TimeSpan Time, long Sequence)> _events = new();
+    private readonly List<double> _latenciesMs = [];
+    private readonly Random _serverRandom;
+    private long _sequence;
+
+    public Simulation(Scenario scenario)
+    {
+        Scenario = scenario;
+        _serverRandom = new Random(scenario.Seed);
+        Endpoints = new EndpointSet(Enumerable.Range(0, scenario.Endpoints).Select(i => new Endpoint("http", $"10.0.0.{i + 1}", 8080)));
+    }
+
+    public Scenario Scenario { get; }
+
+    public VirtualClock Clock { get; } = new();
+
+    /// <summary>The replicas, fresh for this run (their live load starts empty).</summary>
+    public EndpointSet Endpoints { get; }
+
+    /// <summary>End-to-end latency of every finished request, in milliseconds, in finishing order.</summary>
+    public IReadOnlyList<double> LatenciesMs => _latenciesMs;
+
+    /// <summary>Runs <paramref name="action"/> at virtual time <paramref name="time"/> (events at the same time run in order of scheduling).</summary>
+    public void At(TimeSpan time, Action action) => _events.Enqueue(action, (time, _sequence++));
+
+    /// <summary>
+    /// Starts an attempt against <paramref name="endpoint"/> now: the replica answers after its service time, the
+    /// lease completes (latency into the endpoint's estimate), then <paramref name="onCompleted"/> runs.
+    /// </summary>
+    public Attempt StartAttempt(Endpoint endpoint, Action<Attempt> onCompleted)
+    {
+        int index = IndexOf(endpoint);
+        var attempt = new Attempt(endpoint, endpoint.Begin(Clock), Clock.Now);
+        var serviceTime = Scenario.ServiceTime(index, Clock.Now, _serverRandom);
+        At(Clock.Now + serviceTime, () =>
+        {
+            if (attempt.TryFinish(AttemptOutcome.Success))
+            {
+                onCompleted(attempt);
+            }
+        });
+        return attempt;
+    }
+
+    /// <summary>Records a request as answered now.</summary>
+    public void Finish(SimulatedRequest request)
+    {
+        if (!request.Finished)
+        {
+            request.Finished = true;
+            _latenciesMs.Add((Clock.Now - request.Start).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Sends the scenario's traffic through <paramref name="strategy"/> and runs until every request has finished.</summary>
+    public void Run(IRequestStrategy strategy)
+    {
+        strategy.Attach(this);
+        long total = (long)(Scenario.RequestsPerSecond * Scenario.Duration.TotalSeconds);
+        var interval = TimeSpan.FromTicks(TimeSpan.TicksPerSecond / Scenario.RequestsPerSecond);
+        for (long i = 0; i < total; i++)
+        {
+            var start = TimeSpan.FromTicks(interval.Ticks * i);
+            At(start, () => strategy.Send(new SimulatedRequest(Clock.Now), this));
+        }
+
+        while (_events.TryDequeue(out var action, out var key))
+        {
+            Clock.MoveTo(key.Time);
+            action();
+        }
+    }
+
+    private int IndexOf(Endpoint endpoint)
+    {
+        var all = Endpoints.Endpoints;
+        for (int i = 0; i < all.Length; i++)
+        {
+            if (ReferenceEquals(all[i], endpoint))
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentException($"{endpoint} is not one of the simulation's endpoints.", nameof(endpoint));
+    }
+}
+
+/// <summary>One request from the client's point of view: when it arrived and whether it has been answered.</summary>
+public sealed class SimulatedRequest(TimeSpan start)
+{
+    public TimeSpan Start { get; } = start;
+
+    public bool Finished { get; set; }
+}
+
+/// <summary>One attempt against one replica; a strategy may cancel it (a losing hedge), which records no latency.</summary>
+public sealed class Attempt(Endpoint endpoint, EndpointLease lease, TimeSpan started)
+{
+    private bool _done;
+
+    public Endpoint Endpoint { get; } = endpoint;
+
+    public TimeSpan Started { get; } = started;
+
+    /// <summary>Cancels the attempt if it is still running: the lease completes as cancelled and its answer is ignored.</summary>
+    public void Cancel() => TryFinish(AttemptOutcome.Canceled);
+
+    internal bool TryFinish(AttemptOutcome outcome)
+    {
+        if (_done)
+        {
+            return false;
+        }
+
+        _done = true;
+        lease.Complete(outcome);
+        return true;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Net;
+using Mesh.Client.Balancing;
+using Mesh.Client.Tests.Infrastructure;
+
+namespace Mesh.Client.Tests.Balancing;
+
+/// <summary>Hash-based routing through the whole pipeline, against real Kestrel backends on loopback.</summary>
+public sealed class HashRoutingIntegrationTests : IAsyncLifetime
+{
+    private readonly List<TestBackend> _backends = [];
+
+    public async Task InitializeAsync()
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            _backends.Add(await TestBackend.StartAsync($"b{i}"));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var backend in _backends)
+        {
+            await backend.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(BalancerKind.RingHash)]
+    [InlineData(BalancerKind.Maglev)]
+    public async Task Requests_with_the_same_header_key_go_to_the_same_backend(BalancerKind kind)
+    {
+        using var provider = MeshTestHost.Build(
+            m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+            handler: o =>
+            {
+                o.Balancer = kind;
+                o.HashPolicies.Add(RequestHashPolicy.Header("x-user"));
+            });
+        var client = provider.Client();
+
+        var backendOf = new Dictionary<string, string>();
+        for (int round = 0; round < 3; round++)
+        {
+            for (int user = 0; user < 24; user++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/cart");
+                request.Headers.Add("x-user", $"user-{user}");
+                int[] before = _backends.Select(b => b.Count).ToArray();
+                using var response = await client.SendAsync(request);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                string served = _backends.Where((b, i) => b.Count > before[i]).Single().Name;
+                if (round == 0)
+                {
+                    backendOf[$"user-{user}"] = served;
+                }
+                else
+                {
+                    Assert.Equal(backendOf[$"user-{user}"], served);
+                }
+            }
+        }
+
+        Assert.True(backendOf.Values.Distinct().Count() > 1, "24 users should not all land on one backend.");
+    }
+
+    [Fact]
+    public async Task The_per_request_hash_key_pins_requests_to_one_backend()
+    {
+        using var provider = MeshTestHost.Build(
+            m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+            handler: o => o.Balancer = BalancerKind.Maglev);
+        var client = provider.Client();
+
+        for (int i = 0; i < 20; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/cart");
+            request.Options.Set(MeshRequestOptions.HashKey, "order-7");
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Single(_backends, b => b.Count == 20);
+    }
+}
