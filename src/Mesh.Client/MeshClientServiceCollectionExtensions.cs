@@ -1,4 +1,5 @@
 using Mesh.Client;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
 using Mesh.Client.Routing;
@@ -26,6 +27,9 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddSingleton<MeshClientRegistrations>();
         services.TryAddSingleton<MeshServiceOptionsFactory>();
         services.TryAddSingleton<ServiceRegistry>();
+        services.AddMetrics(); // IMeterFactory, for hosts that did not add it; adds nothing twice
+        services.TryAddSingleton<MeshMetrics>();
+        services.TryAddSingleton<IMeshDiagnostics, MeshDiagnostics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshClientOptions>, MeshClientOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshClientOptions>, MeshClientOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>(

@@ -2,42 +2,45 @@ using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Kubernetes.Discovery;
 
-/// <summary>The resolver's logs. Messages name services and namespaces, never credentials.</summary>
+/// <summary>
+/// The resolver's logs. Messages name services and namespaces, never credentials. Event ids 200-219, the range
+/// Mesh.Client reserves for this resolver (Mesh.Client.Diagnostics.MeshEventIds), so ids are unique across both packages.
+/// </summary>
 internal static partial class KubernetesLog
 {
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information,
         Message = "Kubernetes resolver uses the API server {ApiServer} ({Source}); default namespace '{Namespace}'.")]
     public static partial void Connected(ILogger logger, Uri apiServer, string source, string @namespace);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 201, Level = LogLevel.Debug,
         Message = "Kubernetes resolver claims no service: {Reason}")]
     public static partial void NoCredentials(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 202, Level = LogLevel.Warning,
         Message = "Kubernetes credentials cannot be used, so the Kubernetes resolver claims no service: {Reason}")]
     public static partial void UnusableCredentials(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 103, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 203, Level = LogLevel.Debug,
         Message = "Listed service '{Service}' in namespace '{Namespace}': {Slices} EndpointSlices at resourceVersion {ResourceVersion}.")]
     public static partial void Listed(ILogger logger, string service, string @namespace, int slices, string resourceVersion);
 
-    [LoggerMessage(EventId = 104, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 204, Level = LogLevel.Warning,
         Message = "Watching service '{Service}' in namespace '{Namespace}' fails ({Problem}); keeping the last good endpoints and retrying. {Error}")]
     public static partial void WatchFailing(ILogger logger, string service, string @namespace, string problem, string error);
 
-    [LoggerMessage(EventId = 105, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 205, Level = LogLevel.Information,
         Message = "Watching service '{Service}' in namespace '{Namespace}' works again.")]
     public static partial void WatchRecovered(ILogger logger, string service, string @namespace);
 
-    [LoggerMessage(EventId = 106, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 206, Level = LogLevel.Debug,
         Message = "Resource version of service '{Service}' in namespace '{Namespace}' expired (410 Gone); listing again.")]
     public static partial void Relisting(ILogger logger, string service, string @namespace);
 
-    [LoggerMessage(EventId = 107, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 207, Level = LogLevel.Warning,
         Message = "Skipped a malformed watch event for service '{Service}' in namespace '{Namespace}' ({Reason}); listing again to stay consistent.")]
     public static partial void MalformedEvent(ILogger logger, string service, string @namespace, string reason);
 
-    [LoggerMessage(EventId = 108, Level = LogLevel.Error,
+    [LoggerMessage(EventId = 208, Level = LogLevel.Error,
         Message = "An observer of service '{Service}' failed on an update.")]
     public static partial void ObserverFailed(ILogger logger, string service, Exception exception);
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Options;
 using Mesh.Client.Routing;
@@ -106,6 +108,8 @@ internal sealed class HeartbeatProber : IDisposable
         var endpoint = probe.Endpoint;
         bool healthy;
         string detail;
+        using var activity = MeshTracing.StartHeartbeat(_service.ServiceName, endpoint);
+        long started = _timeProvider.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         using var timer = _timeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), timeout,
             _options.Timeout, Timeout.InfiniteTimeSpan);
@@ -139,6 +143,12 @@ internal sealed class HeartbeatProber : IDisposable
         }
 
         Interlocked.Increment(ref _probesCompleted);
+        _service.Telemetry.OnHeartbeat(endpoint, healthy, _timeProvider.GetElapsedTime(started));
+        if (!healthy)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, detail);
+        }
+
         Record(endpoint, healthy, detail);
     }
 

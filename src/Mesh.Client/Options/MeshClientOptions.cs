@@ -25,6 +25,14 @@ public sealed class MeshClientOptions
     public bool PassThroughUnknownHosts { get; set; }
 
     /// <summary>
+    /// Whether per-request and per-endpoint metrics carry the endpoint (<c>mesh.endpoint</c>, its <c>host:port</c>).
+    /// The tag takes one value per endpoint a service has had, which is what makes per-endpoint dashboards possible and
+    /// what a very large service (thousands of endpoints) may not want to pay for in its metrics backend. Default:
+    /// <see langword="true"/>.
+    /// </summary>
+    public bool IncludeEndpointInMetrics { get; set; } = true;
+
+    /// <summary>
     /// How long a service may go unused before the mesh forgets it: its resolver watch (DNS polling, Kubernetes watch)
     /// and heartbeats stop, and its load and health state is dropped; the next request creates it again and waits for
     /// its first resolution. <see cref="Timeout.InfiniteTimeSpan"/> keeps every service for the client's lifetime.

@@ -134,7 +134,7 @@ internal sealed class MeshHandler : DelegatingHandler
                 }
                 else
                 {
-                    result = await SendAttemptAsync(state, request, logicalUri, endpoint, cancellationToken, requestToken, default)
+                    result = await SendAttemptAsync(state, request, logicalUri, endpoint, tried.Count + 1, cancellationToken, requestToken, default)
                         .ConfigureAwait(false);
                     tried.Add(endpoint);
                 }
@@ -180,9 +180,11 @@ internal sealed class MeshHandler : DelegatingHandler
 
                 if (!state.RetryBudget.TryWithdraw())
                 {
+                    state.Telemetry.OnRetryBudgetExhausted();
                     return Finish(state, result);
                 }
 
+                state.Telemetry.OnRetry(result.Endpoint, result.Outcome, nextAttempt: tried.Count + 1);
                 result.Discard();
                 if (delay > TimeSpan.Zero)
                 {
@@ -217,7 +219,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// that completes asynchronously allocates no state machine of its own.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<AttemptResult> SendAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint,
+    private async ValueTask<AttemptResult> SendAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint, int attempt,
         CancellationToken callerToken, CancellationToken requestToken, CancellationToken hedgeToken)
     {
         request.RequestUri = RewriteUri(logicalUri, endpoint);
@@ -238,6 +240,7 @@ internal sealed class MeshHandler : DelegatingHandler
             token = attemptCts.Token;
         }
 
+        state.Telemetry.OnAttemptStarting(endpoint, attempt);
         var lease = endpoint.Begin(_timeProvider);
         HttpResponseMessage? response = null;
         ExceptionDispatchInfo? error = null;
@@ -266,6 +269,7 @@ internal sealed class MeshHandler : DelegatingHandler
         }
 
         var latency = lease.Complete(outcome, response is null ? 0 : (int)response.StatusCode);
+        state.Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
         state.Detector?.OnAttemptCompleted(endpoint, outcome);
         if (outcome == AttemptOutcome.ConnectFailure)
         {
@@ -300,7 +304,7 @@ internal sealed class MeshHandler : DelegatingHandler
         {
             var clone = CloneWithoutContent(request);
             var cancel = new CancellationTokenSource();
-            running.Add((SendAttemptAsync(state, clone, logicalUri, endpoint, callerToken, requestToken, cancel.Token).AsTask(), cancel, clone));
+            running.Add((SendAttemptAsync(state, clone, logicalUri, endpoint, tried.Count + 1, callerToken, requestToken, cancel.Token).AsTask(), cancel, clone));
             tried.Add(endpoint);
             launched++;
         }
@@ -338,10 +342,16 @@ internal sealed class MeshHandler : DelegatingHandler
                     var next = Pick(state, request, hash, ref tried);
                     if (next is not null && state.RetryBudget.TryWithdraw())
                     {
+                        state.Telemetry.OnHedge(attempt: tried.Count + 1);
                         Launch(next);
                     }
                     else
                     {
+                        if (next is not null)
+                        {
+                            state.Telemetry.OnRetryBudgetExhausted();
+                        }
+
                         launched = hedging.MaxAttempts; // nowhere else to go, or no budget: stop hedging
                     }
 

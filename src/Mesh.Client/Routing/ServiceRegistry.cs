@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Mesh.Client.Balancing;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
 using Mesh.Client.Options;
@@ -27,13 +28,14 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly IMeshHealthEvents[] _healthEvents;
     private readonly Lock _createLock = new();
+    private readonly MeshMetrics? _metrics;
     private readonly ILogger _logger;
     private ITimer? _idleSweep;
     private bool _disposed;
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
         IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
-        IEnumerable<IMeshHealthEvents>? healthEvents = null)
+        IEnumerable<IMeshHealthEvents>? healthEvents = null, MeshMetrics? metrics = null)
     {
         _healthEvents = healthEvents?.ToArray() ?? [];
         _resolvers = resolvers.ToArray();
@@ -41,6 +43,8 @@ internal sealed partial class ServiceRegistry : IDisposable
         _clientOptions = clientOptions;
         TimeProvider = timeProvider;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _metrics = metrics;
+        metrics?.Observe(this);
         _logger = _loggerFactory.CreateLogger("Mesh.Client.Routing");
     }
 
@@ -80,7 +84,7 @@ internal sealed partial class ServiceRegistry : IDisposable
             }
 
             var state = new ServiceState(client.Name, query, options, LoadBalancerFactory.Create(options, TimeProvider),
-                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _healthEvents, ProbeHandlerFactory);
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _healthEvents, ProbeHandlerFactory, metrics: _metrics);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))
@@ -176,7 +180,7 @@ internal sealed partial class ServiceRegistry : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 10, Level = LogLevel.Debug,
+        [LoggerMessage(EventId = MeshEventIds.ServicesForgotten, Level = LogLevel.Debug,
             Message = "Forgot {Count} services of client '{Client}' unused for {IdleTimeout}; their watches stopped.")]
         public static partial void ServicesForgotten(ILogger logger, int count, string client, TimeSpan idleTimeout);
     }

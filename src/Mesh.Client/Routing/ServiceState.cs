@@ -1,4 +1,5 @@
 using Mesh.Client.Balancing;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
 using Mesh.Client.Options;
@@ -15,7 +16,7 @@ namespace Mesh.Client.Routing;
 /// Writers (resolver updates, health changes) are serialised by a lock and publish a new snapshot with one volatile
 /// write; readers (requests) take the snapshot with one volatile read and never wait, except for the first resolution.
 /// </remarks>
-internal sealed partial class ServiceState : IEndpointObserver, IDisposable
+internal sealed class ServiceState : IEndpointObserver, IDisposable
 {
     private readonly Lock _writeLock = new();
     private readonly TaskCompletionSource _firstResolution = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,7 +37,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
         TimeProvider timeProvider, ILogger logger, IReadOnlyList<IMeshHealthEvents>? healthSinks = null,
-        Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null)
+        Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null, MeshMetrics? metrics = null)
     {
         ClientName = clientName;
         Query = query;
@@ -45,6 +46,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         RequestHasher = RequestHasher.For(options);
         TimeProvider = timeProvider;
         _logger = logger;
+        Telemetry = new ServiceTelemetry(clientName, query.ServiceName, logger, metrics);
         ResolverName = "(none)";
         _markUsedGranularity = timeProvider.TimestampFrequency / 4;
         _lastUsed = timeProvider.GetTimestamp();
@@ -95,6 +97,9 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
 
     public TimeProvider TimeProvider { get; }
 
+    /// <summary>Where this service's metrics, traces and state-change logs go.</summary>
+    public ServiceTelemetry Telemetry { get; }
+
     /// <summary>The resolver that owns this service.</summary>
     public string ResolverName { get; private set; }
 
@@ -141,6 +146,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
     public void OnEndpoints(IReadOnlyList<Endpoint> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        using var activity = MeshTracing.StartResolverUpdate(ServiceName, ResolverName);
         HealthTransition? panic = null;
         EndpointSet? published = null;
         lock (_writeLock)
@@ -188,13 +194,19 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
                 }
             }
 
-            Volatile.Write(ref _lastError, null);
+            if (Interlocked.Exchange(ref _lastError, null) is not null)
+            {
+                Telemetry.OnResolverRecovered(ResolverName);
+            }
+
             if (changed || !_resolved)
             {
                 panic = Publish(new EndpointSet(next));
                 published = _endpoints;
-                Log.EndpointsUpdated(_logger, ServiceName, ResolverName, next.Count);
+                Telemetry.OnEndpointsUpdated(ResolverName, next.Count);
             }
+
+            activity?.SetTag(MeshTracing.CountTag, next.Count);
 
             if (!_resolved)
             {
@@ -220,10 +232,8 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         ArgumentNullException.ThrowIfNull(exception);
         var error = exception;
         var previous = Interlocked.Exchange(ref _lastError, error);
-        if (previous is null || previous.GetType() != error.GetType() || previous.Message != error.Message)
-        {
-            Log.ResolverFailed(_logger, ServiceName, ResolverName, error.Message, error);
-        }
+        bool isNew = previous is null || previous.GetType() != error.GetType() || previous.Message != error.Message;
+        Telemetry.OnResolverError(ResolverName, error, isNew);
     }
 
     /// <summary>
@@ -327,6 +337,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
                 break;
         }
 
+        Telemetry.OnHealthTransition(transition);
         foreach (var sink in _healthSinks)
         {
             sink.OnTransition(transition);
@@ -456,16 +467,5 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         Prober?.Dispose();
         Detector?.Dispose();
         _firstResolution.TrySetCanceled();
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-            Message = "Service '{Service}' now has {Count} endpoints (resolver '{Resolver}').")]
-        public static partial void EndpointsUpdated(ILogger logger, string service, string resolver, int count);
-
-        [LoggerMessage(EventId = 2, Level = LogLevel.Warning,
-            Message = "Resolver '{Resolver}' failed to refresh service '{Service}'; keeping the last good endpoints. {Error}")]
-        public static partial void ResolverFailed(ILogger logger, string service, string resolver, string error, Exception exception);
     }
 }

@@ -213,7 +213,7 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
         await WaitForOpenWatchAsync();
 
         Api.SendMalformed();
-        await logs.Logged.WaitUntilAsync(() => logs.Count(107) == 1, "the malformed-event warning");
+        await logs.Logged.WaitUntilAsync(() => logs.Count(207) == 1, "the malformed-event warning");
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1", "10.0.0.2"));
 
         await observer.WaitForAuthoritiesAsync("10.0.0.1:8080", "10.0.0.2:8080");
@@ -244,9 +244,9 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
         await observer.WaitForAuthoritiesAsync("10.0.0.7:8080");
 
         // Logged per change of state (the cut connection, then the 503s), not per retry; once on recovery.
-        await logs.Logged.WaitUntilAsync(() => logs.Count(105) == 1, "the recovery log");
-        Assert.InRange(logs.Count(104), 1, 2);
-        Assert.Single(logs.Entries, e => e.EventId == 104 && e.Text.Contains("503", StringComparison.Ordinal));
+        await logs.Logged.WaitUntilAsync(() => logs.Count(205) == 1, "the recovery log");
+        Assert.InRange(logs.Count(204), 1, 2);
+        Assert.Single(logs.Entries, e => e.EventId == 204 && e.Text.Contains("503", StringComparison.Ordinal));
     }
 
     [Fact]

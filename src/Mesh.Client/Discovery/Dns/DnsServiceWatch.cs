@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Mesh.Client.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Discovery.Dns;
@@ -291,16 +292,16 @@ internal sealed partial class DnsServiceWatch : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "DNS: service '{Service}' resolved ({Lookup}): {Count} endpoints.")]
+        [LoggerMessage(EventId = MeshEventIds.DnsResolved, Level = LogLevel.Debug, Message = "DNS: service '{Service}' resolved ({Lookup}): {Count} endpoints.")]
         public static partial void Resolved(ILogger logger, string service, string lookup, int count);
 
-        [LoggerMessage(EventId = 21, Level = LogLevel.Debug, Message = "DNS: service '{Service}' lookup ({Lookup}) failed; retrying in {Delay}.")]
+        [LoggerMessage(EventId = MeshEventIds.DnsLookupFailed, Level = LogLevel.Debug, Message = "DNS: service '{Service}' lookup ({Lookup}) failed; retrying in {Delay}.")]
         public static partial void Failed(ILogger logger, string service, string lookup, TimeSpan delay, Exception exception);
 
-        [LoggerMessage(EventId = 22, Level = LogLevel.Debug, Message = "DNS: service '{Service}' refreshes early ({Lookup}) because an endpoint failed to connect.")]
+        [LoggerMessage(EventId = MeshEventIds.DnsEarlyRefresh, Level = LogLevel.Debug, Message = "DNS: service '{Service}' refreshes early ({Lookup}) because an endpoint failed to connect.")]
         public static partial void EarlyRefresh(ILogger logger, string service, string lookup);
 
-        [LoggerMessage(EventId = 23, Level = LogLevel.Error, Message = "DNS: a subscriber of service '{Service}' threw while taking an update.")]
+        [LoggerMessage(EventId = MeshEventIds.DnsObserverFailed, Level = LogLevel.Error, Message = "DNS: a subscriber of service '{Service}' threw while taking an update.")]
         public static partial void ObserverFailed(ILogger logger, string service, Exception exception);
     }
 }

@@ -1,0 +1,366 @@
+using System.Net;
+using Mesh.Client.Diagnostics;
+using Mesh.Client.Health;
+using Mesh.Client.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+
+namespace Mesh.Client.Tests.Diagnostics;
+
+/// <summary>Each instrument of the <c>Mesh.Client</c> meter, observed with a MeterListener during real requests.</summary>
+public sealed class MetricsTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
+    private readonly List<TestBackend> _backends = [];
+
+    public async Task InitializeAsync()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            _backends.Add(await TestBackend.StartAsync($"b{i}"));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var backend in _backends)
+        {
+            await backend.DisposeAsync();
+        }
+    }
+
+    private string[] Addresses => _backends.Select(b => b.Address).ToArray();
+
+    private static async Task SendAsync(HttpClient client, int count, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            using var response = await client.GetAsync(new Uri("/items", UriKind.Relative));
+            Assert.Equal(expected, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Requests_counter_counts_each_attempt_by_client_service_endpoint_and_outcome()
+    {
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+
+        await SendAsync(host.Client, 6);
+
+        var requests = host.Metrics.Of(MeshInstruments.Requests);
+        Assert.Equal(6, requests.Sum(m => m.Value));
+        Assert.All(requests, m =>
+        {
+            Assert.Equal(MeshTestHost.ClientName, m.Tag(MeshInstruments.ClientTag));
+            Assert.Equal("catalog", m.Tag(MeshInstruments.ServiceTag));
+            Assert.Equal("success", m.Tag(MeshInstruments.OutcomeTag));
+        });
+        foreach (var backend in _backends)
+        {
+            Assert.Equal(2, requests.Where(m => m.Tag(MeshInstruments.EndpointTag) == backend.Authority).Sum(m => m.Value));
+        }
+    }
+
+    [Fact]
+    public async Task Request_duration_histogram_records_seconds_for_every_attempt()
+    {
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address));
+
+        await SendAsync(host.Client, 3);
+
+        var durations = host.Metrics.Of(MeshInstruments.RequestDuration);
+        Assert.Equal(3, durations.Count);
+        Assert.All(durations, m =>
+        {
+            Assert.InRange(m.Value, 0, s_wait.TotalSeconds); // seconds, not milliseconds or ticks
+            Assert.True(m.Value > 0);
+            Assert.Equal(_backends[0].Authority, m.Tag(MeshInstruments.EndpointTag));
+            Assert.Equal("success", m.Tag(MeshInstruments.OutcomeTag));
+        });
+    }
+
+    [Fact]
+    public async Task A_503_is_recorded_with_outcome_failure_status()
+    {
+        _backends[0].Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address), handler: o => o.Retry.Enabled = false);
+
+        await SendAsync(host.Client, 2, HttpStatusCode.ServiceUnavailable);
+
+        var requests = host.Metrics.Of(MeshInstruments.Requests);
+        Assert.Equal(2, requests.Sum(m => m.Value));
+        Assert.All(requests, m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
+        Assert.All(host.Metrics.Of(MeshInstruments.RequestDuration), m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
+    }
+
+    [Fact]
+    public async Task A_refused_connection_is_recorded_with_outcome_connect_failure()
+    {
+        var closed = await TestBackend.StartAsync("closed");
+        string address = closed.Address;
+        await closed.DisposeAsync(); // nothing listens on this port any more
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", address), handler: o => o.Retry.Enabled = false);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => host.Client.GetAsync(new Uri("/items", UriKind.Relative)));
+
+        var request = Assert.Single(host.Metrics.Of(MeshInstruments.Requests));
+        Assert.Equal("connect_failure", request.Tag(MeshInstruments.OutcomeTag));
+    }
+
+    [Fact]
+    public async Task Endpoint_tag_is_left_out_when_IncludeEndpointInMetrics_is_off()
+    {
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses), clientOptions: o => o.IncludeEndpointInMetrics = false);
+
+        await SendAsync(host.Client, 3);
+
+        Assert.All(host.Metrics.Of(MeshInstruments.Requests), m => Assert.Null(m.Tag(MeshInstruments.EndpointTag)));
+        Assert.All(host.Metrics.Of(MeshInstruments.RequestDuration), m => Assert.Null(m.Tag(MeshInstruments.EndpointTag)));
+        var inFlight = Assert.Single(host.Metrics.Observe(MeshInstruments.EndpointInFlight)); // one series for the service
+        Assert.Null(inFlight.Tag(MeshInstruments.EndpointTag));
+        Assert.Equal(0, inFlight.Value);
+    }
+
+    [Fact]
+    public async Task In_flight_is_observed_per_endpoint_while_a_request_is_outstanding()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var backend in _backends.Take(2))
+        {
+            backend.Handler = async ctx =>
+            {
+                arrived.TrySetResult();
+                await release.Task;
+                await ctx.Response.WriteAsync("late");
+            };
+        }
+
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address));
+
+        var pending = host.Client.GetAsync(new Uri("/items", UriKind.Relative));
+        await arrived.Task.WaitAsync(s_wait);
+        var during = host.Metrics.Observe(MeshInstruments.EndpointInFlight);
+        release.SetResult();
+        using (var response = await pending.WaitAsync(s_wait))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var after = host.Metrics.Observe(MeshInstruments.EndpointInFlight);
+
+        var busy = _backends.Take(2).Single(b => b.Count == 1);
+        var idle = _backends.Take(2).Single(b => b.Count == 0);
+        Assert.Equal(1, during.Single(m => m.Tag(MeshInstruments.EndpointTag) == busy.Authority).Value);
+        Assert.Equal(0, during.Single(m => m.Tag(MeshInstruments.EndpointTag) == idle.Authority).Value);
+        Assert.Equal(2, after.Count);
+        Assert.All(after, m => Assert.Equal(0, m.Value));
+    }
+
+    [Fact]
+    public async Task Endpoints_gauge_reports_each_state_and_panic_gauge_reports_panic()
+    {
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        await SendAsync(host.Client, 1);
+        var state = host.Service();
+        var members = state.Endpoints.Endpoints.ToArray();
+
+        int Count(string s) => (int)host.Metrics.Observe(MeshInstruments.Endpoints).Single(m => m.Tag(MeshInstruments.StateTag) == s).Value;
+        double Panic() => host.Metrics.Observe(MeshInstruments.Panic).Single().Value;
+
+        Assert.Equal((3, 0, 0, 0.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
+
+        // The gauges read the opinions, whoever set them; the real ejection path is in the test below.
+        members[0].Health.SetPassive(HealthOpinion.Unhealthy);
+        state.OnHealthChanged();
+        Assert.Equal((2, 1, 0, 0.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
+
+        members[1].Health.SetActive(HealthOpinion.Unhealthy); // 1 of 3 available: below the 50 % panic threshold
+        state.OnHealthChanged();
+        Assert.Equal((1, 1, 1, 1.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
+    }
+
+    [Fact]
+    public async Task A_real_ejection_is_counted_with_its_endpoint_and_shows_in_the_endpoints_gauge()
+    {
+        var failing = _backends[1];
+        failing.Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+
+        // Every request succeeds (a 503 is retried on another endpoint) until the failing one has failed five times in
+        // a row and passive health ejects it.
+        await SendAsync(host.Client, 15);
+
+        var ejection = Assert.Single(host.Metrics.Of(MeshInstruments.Ejections));
+        Assert.Equal(1, ejection.Value);
+        Assert.Equal(failing.Authority, ejection.Tag(MeshInstruments.EndpointTag));
+        Assert.Equal("catalog", ejection.Tag(MeshInstruments.ServiceTag));
+        var byState = host.Metrics.Observe(MeshInstruments.Endpoints).ToDictionary(m => m.Tag(MeshInstruments.StateTag)!, m => m.Value);
+        Assert.Equal((2.0, 1.0, 0.0), (byState["available"], byState["ejected"], byState["unhealthy"]));
+        var onFailing = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.EndpointTag) == failing.Authority).ToArray();
+        Assert.Equal(5, onFailing.Length);
+        Assert.All(onFailing, m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
+
+        int before = failing.Count;
+        await SendAsync(host.Client, 6);
+        Assert.Equal(before, failing.Count); // ejected: no more traffic
+        Assert.Single(host.Metrics.Of(MeshInstruments.Ejections));
+    }
+
+    [Fact]
+    public async Task A_retry_on_another_endpoint_is_counted_with_the_outcome_it_retried()
+    {
+        _backends[0].Handler = ctx =>
+        {
+            ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address));
+
+        await SendAsync(host.Client, 4); // every request succeeds: each 503 is retried on the other endpoint
+
+        var failed = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.OutcomeTag) == "failure_status").ToArray();
+        var retries = host.Metrics.Of(MeshInstruments.Retries);
+        Assert.NotEmpty(failed);
+        Assert.All(failed, m => Assert.Equal(_backends[0].Authority, m.Tag(MeshInstruments.EndpointTag)));
+        Assert.Equal(failed.Length, retries.Sum(m => m.Value)); // one retry per failed attempt
+        Assert.All(retries, m =>
+        {
+            Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag));
+            Assert.Equal("catalog", m.Tag(MeshInstruments.ServiceTag));
+        });
+        Assert.Equal(4 + failed.Length, host.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value)); // attempts: requests + retries
+        Assert.Empty(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted));
+    }
+
+    [Fact]
+    public async Task A_retry_refused_by_an_empty_budget_is_counted_as_budget_exhausted()
+    {
+        foreach (var backend in _backends)
+        {
+            backend.Handler = ctx =>
+            {
+                ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                return Task.CompletedTask;
+            };
+        }
+
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses), handler: o =>
+        {
+            o.Retry.BudgetPercent = 0;
+            o.Retry.MinRetriesPerSecond = 0;
+        });
+
+        await SendAsync(host.Client, 1, HttpStatusCode.ServiceUnavailable);
+
+        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted)).Value);
+        Assert.Empty(host.Metrics.Of(MeshInstruments.Retries));
+        Assert.Equal(1, host.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task A_hedge_is_counted_when_the_first_attempt_is_slow()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _backends[0].Handler = async ctx =>
+        {
+            await release.Task.WaitAsync(ctx.RequestAborted);
+            await ctx.Response.WriteAsync("slow");
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address), handler: o =>
+        {
+            o.Hedging.Enabled = true;
+            o.Hedging.Delay = TimeSpan.FromMilliseconds(50);
+        });
+
+        // Round robin sends the first attempt to the slow endpoint; after the hedging delay a hedge goes to the other,
+        // answers, and wins.
+        using (var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)).WaitAsync(s_wait))
+        {
+            Assert.Equal("b1", await response.Content.ReadAsStringAsync());
+        }
+
+        release.SetResult();
+        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.Hedges)).Value);
+        var attempts = await host.Metrics.WaitForAsync(MeshInstruments.Requests, r => r.Count == 2, s_wait);
+        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == _backends[1].Authority && m.Tag(MeshInstruments.OutcomeTag) == "success");
+        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == _backends[0].Authority && m.Tag(MeshInstruments.OutcomeTag) == "canceled");
+    }
+
+    [Fact]
+    public async Task Heartbeats_record_their_duration_and_result_per_endpoint()
+    {
+        _backends[1].Handler = ctx =>
+        {
+            ctx.Response.StatusCode = ctx.Request.Path == "/healthz" ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+            return Task.CompletedTask;
+        };
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address),
+            handler: o => o.HealthCheck.Path = "/healthz");
+
+        await SendAsync(host.Client, 1); // creates the service; each endpoint is probed at once
+
+        var beats = await host.Metrics.WaitForAsync(MeshInstruments.HeartbeatDuration, r => r.Count >= 2, s_wait);
+        var healthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == _backends[0].Authority);
+        var unhealthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == _backends[1].Authority);
+        Assert.Equal("healthy", healthy.Tag(MeshInstruments.HeartbeatResultTag));
+        Assert.Equal("unhealthy", unhealthy.Tag(MeshInstruments.HeartbeatResultTag));
+        Assert.All(beats, m => Assert.InRange(m.Value, 0, s_wait.TotalSeconds));
+    }
+
+    [Fact]
+    public async Task Resolver_update_from_a_configuration_reload_is_counted_with_its_resolver()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Services:catalog:http:0"] = _backends[0].Address,
+        }).Build();
+        using var host = TelemetryTestHost.Start(configuration: configuration);
+        await SendAsync(host.Client, 1);
+        Assert.Equal(1, host.Metrics.Of(MeshInstruments.ResolverUpdates).Sum(m => m.Value)); // the first snapshot
+
+        configuration["Services:catalog:http:1"] = _backends[1].Address;
+        configuration.Reload();
+        configuration.Reload(); // same endpoints again: not an update
+
+        var updates = host.Metrics.Of(MeshInstruments.ResolverUpdates);
+        Assert.Equal(2, updates.Sum(m => m.Value));
+        Assert.All(updates, m => Assert.Equal("configuration", m.Tag(MeshInstruments.ResolverTag)));
+        Assert.Equal(2, host.Service().Endpoints.Count);
+    }
+
+    [Fact]
+    public async Task Resolver_errors_are_counted_every_time()
+    {
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        await SendAsync(host.Client, 1);
+        var state = host.Service();
+
+        state.OnError(new InvalidOperationException("source unreachable"));
+        state.OnError(new InvalidOperationException("source unreachable"));
+
+        var errors = host.Metrics.Of(MeshInstruments.ResolverErrors);
+        Assert.Equal(2, errors.Sum(m => m.Value));
+        Assert.All(errors, m => Assert.Equal("static", m.Tag(MeshInstruments.ResolverTag)));
+    }
+
+    [Fact]
+    public async Task Nothing_is_recorded_for_another_service_providers_meter()
+    {
+        using var observed = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        using var other = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+
+        await SendAsync(other.Client, 2);
+
+        Assert.Empty(observed.Metrics.Of(MeshInstruments.Requests));
+        Assert.Equal(2, other.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value));
+    }
+}
