@@ -1,6 +1,11 @@
 using System.Diagnostics;
+using System.Net;
 using Mesh.Client.Demo;
+using Mesh.Client.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 DemoOptions options;
@@ -34,8 +39,12 @@ for (int i = 0; i < options.Backends; i++)
     backends.Add(backend);
 }
 
-// 2. The mesh: service 'catalog' is those backends; the client sends to http://catalog.
-var services = new ServiceCollection();
+// 2. The mesh: service 'catalog' is those backends; the client sends to http://catalog. The app hosting it also serves
+//    the mesh's live diagnostics page.
+var web = WebApplication.CreateSlimBuilder();
+web.Logging.ClearProviders();
+web.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+var services = web.Services;
 services.AddMeshClient().AddStaticEndpoints("catalog", backends.Select(b => b.Address).ToArray());
 services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
     .AddMeshHandler(o =>
@@ -67,8 +76,12 @@ services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")
             o.Hedging.DelayPercentile = 95;
         }
     });
-await using var provider = services.BuildServiceProvider();
-var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+await using var app = web.Build();
+app.MapMeshDiagnostics("/mesh");
+await app.StartAsync();
+string pageUrl = app.Urls.First() + "/mesh";
+var client = app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+var diagnostics = app.Services.GetRequiredService<IMeshDiagnostics>();
 string balancerName = options.Balancer?.ToString() ?? new Mesh.Client.Options.MeshServiceOptions().Balancer + " (default)";
 
 // 3. The scenario: one backend turns slow for a while, the last one dies and comes back.
@@ -83,6 +96,7 @@ var callerLatencies = new List<double>();
 var errorKinds = new Dictionary<string, int>();
 var workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(() => WorkAsync(stop.Token))).ToArray();
 
+AnsiConsole.MarkupLine($"Mesh diagnostics page while the demo runs: [link]{Markup.Escape(pageUrl)}[/]");
 if (AnsiConsole.Profile.Capabilities.Interactive)
 {
     await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async context =>
@@ -119,6 +133,7 @@ else
 await Task.WhenAll(workers);
 await scenario;
 PrintSummary();
+await app.StopAsync();
 foreach (var backend in backends)
 {
     await backend.DisposeAsync();
@@ -206,7 +221,7 @@ async Task RunScenarioAsync(CancellationToken cancellationToken)
 Table BackendTable(bool overall)
 {
     var table = new Table().Border(TableBorder.Rounded)
-        .AddColumn("backend").AddColumn("address").AddColumn("state")
+        .AddColumn("backend").AddColumn("address").AddColumn("backend is").AddColumn("mesh sees")
         .AddColumn(new TableColumn("requests").RightAligned()).AddColumn(new TableColumn("share").RightAligned());
     if (overall)
     {
@@ -219,13 +234,20 @@ Table BackendTable(bool overall)
     }
 
     int total = Math.Max(1, stats.Values.Sum(s => s.Requests));
+    var seen = diagnostics.GetSnapshot().Services.SelectMany(s => s.Endpoints).ToDictionary(e => e.Key);
     long now = Stopwatch.GetTimestamp();
     double maxRate = Math.Max(1, stats.Values.Max(s => s.Recent(TimeSpan.FromSeconds(2), now, Stopwatch.Frequency).Rate));
     foreach (var backend in backends)
     {
         var s = stats[backend.Name];
         string state = !backend.IsUp ? "[red]down[/]" : backend.SlowFactor > 1 ? "[yellow]slow[/]" : "[green]up[/]";
-        var row = new List<string> { backend.Name, backend.Address, state, s.Requests.ToString("N0"), $"{100.0 * s.Requests / total:0.0} %" };
+        string view = !seen.TryGetValue(backend.Address, out var endpoint) ? "-" : endpoint.State switch
+        {
+            EndpointState.Ejected => $"[red]ejected[/] ({endpoint.TimesEjected}x)",
+            EndpointState.Unhealthy => "[red]unhealthy[/]",
+            _ => $"[green]available[/] {endpoint.RttEstimate.TotalMilliseconds:0} ms",
+        };
+        var row = new List<string> { backend.Name, backend.Address, state, view, s.Requests.ToString("N0"), $"{100.0 * s.Requests / total:0.0} %" };
         if (overall)
         {
             var (p50, p99) = s.Overall();
@@ -251,7 +273,8 @@ Rows Render()
     var header = new Markup(
         $"[bold]Mesh.Client demo[/]  service [aqua]catalog[/]  balancer [aqua]{Markup.Escape(balancerName)}[/]  " +
         $"t={clock.Elapsed.TotalSeconds:0.0}s / {options.Duration.TotalSeconds:0}s  " +
-        $"requests {stats.Values.Sum(s => s.Requests):N0}  errors [{(Volatile.Read(ref errors) == 0 ? "green" : "red")}]{Volatile.Read(ref errors):N0}[/]");
+        $"requests {stats.Values.Sum(s => s.Requests):N0}  errors [{(Volatile.Read(ref errors) == 0 ? "green" : "red")}]{Volatile.Read(ref errors):N0}[/]" +
+        $"{Environment.NewLine}live page: [link]{Markup.Escape(pageUrl)}[/]");
     string[] lines;
     lock (events)
     {

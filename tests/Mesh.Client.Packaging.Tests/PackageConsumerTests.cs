@@ -22,7 +22,7 @@ public sealed class PackageConsumerTests
             // A version no other build uses, so the global package cache cannot serve a stale copy.
             string version = $"0.0.0-smoke.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
             var feed = Directory.CreateDirectory(Path.Combine(work.FullName, "feed")).FullName;
-            foreach (var project in new[] { "Mesh.Client", "Mesh.Client.Kubernetes" })
+            foreach (var project in new[] { "Mesh.Client", "Mesh.Client.Kubernetes", "Mesh.Client.AspNetCore" })
             {
                 await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot, "src", project, $"{project}.csproj"),
                     "-c", "Release", "-o", feed, $"-p:Version={version}"], RepositoryRoot);
