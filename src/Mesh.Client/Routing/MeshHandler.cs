@@ -80,17 +80,81 @@ internal sealed class MeshHandler : DelegatingHandler
         return await SendToServiceAsync(state, request, uri, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<HttpResponseMessage> SendToServiceAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
+    private Task<HttpResponseMessage> SendToServiceAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
         CancellationToken cancellationToken)
     {
         var options = state.Options;
-        var tried = new TriedEndpoints();
         // Hash-based balancers place the request by its hash: computed once, the same for every attempt of it.
         ulong? hash = state.RequestHasher?.Compute(request);
-        var endpoint = Pick(state, request, hash, ref tried)
-            ?? await WaitForEndpointAsync(state, request, hash, cancellationToken).ConfigureAwait(false);
+        var none = new TriedEndpoints();
+        var endpoint = Pick(state, request, hash, ref none);
 
+        // The common case (an endpoint now, no hedging, no total timeout, content that needs no buffering to be
+        // replayed) sends its first attempt from a small frame; the retry loop's larger frame is entered only after a
+        // failure.
+        if (endpoint is not null && !options.Hedging.Enabled && options.Timeouts.Total == Timeout.InfiniteTimeSpan
+            && (RetryPolicy.IsReplayable(request.Content) || !options.Retry.Enabled || options.Retry.MaxAttempts <= 1))
+        {
+            return SendFirstAttemptAsync(state, request, logicalUri, endpoint, hash, cancellationToken);
+        }
+
+        return SendWithPoliciesAsync(state, request, logicalUri, hash, endpoint, first: null, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendFirstAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
+        Endpoint endpoint, ulong? hash, CancellationToken cancellationToken)
+    {
         state.RetryBudget.Deposit();
+        bool setHost = SetLogicalHost(state.Options, request, logicalUri);
+        AttemptResult result;
+        try
+        {
+            // The attempt inline (not through SendAttemptAsync): one frame for the whole first attempt.
+            var scope = BeginAttempt(state, request, logicalUri, endpoint, 1, cancellationToken, default);
+            HttpResponseMessage? response = null;
+            Exception? failure = null;
+            try
+            {
+                response = await base.SendAsync(request, scope.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            result = EndAttempt(state, scope, response, failure, cancellationToken, cancellationToken, default);
+        }
+        finally
+        {
+            request.RequestUri = logicalUri;
+            if (setHost)
+            {
+                request.Headers.Host = null;
+            }
+        }
+
+        return result.Outcome == AttemptOutcome.Success
+            ? result.Response!
+            : await SendWithPoliciesAsync(state, request, logicalUri, hash, endpoint, result, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends with everything the service's options ask for: waiting for an endpoint, buffering content to replay it,
+    /// a total timeout, hedging, and retries on other endpoints. <paramref name="first"/> is the failed result of a
+    /// first attempt already sent (and the budget already credited for this request), if any.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendWithPoliciesAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
+        ulong? hash, Endpoint? endpoint, AttemptResult? first, CancellationToken cancellationToken)
+    {
+        var options = state.Options;
+        var tried = new TriedEndpoints();
+        endpoint ??= await WaitForEndpointAsync(state, request, hash, cancellationToken).ConfigureAwait(false);
+
+        if (first is null)
+        {
+            state.RetryBudget.Deposit();
+        }
+
         var retry = options.Retry;
         bool retries = retry.Enabled && retry.MaxAttempts > 1;
         bool replayable = RetryPolicy.IsReplayable(request.Content);
@@ -112,14 +176,7 @@ internal sealed class MeshHandler : DelegatingHandler
             requestToken = totalCts.Token;
         }
 
-        bool setHost = options.HostHeader == HostHeaderPolicy.LogicalName && request.Headers.Host is null;
-        if (setHost)
-        {
-            // For https, SocketsHttpHandler takes the TLS server name (SNI) and the name the certificate must carry
-            // from the Host header, so the logical name is validated, not the endpoint's address.
-            request.Headers.Host = logicalUri.IsDefaultPort ? logicalUri.Host : logicalUri.Authority;
-        }
-
+        bool setHost = SetLogicalHost(options, request, logicalUri);
         int attempts = 0;
         int sameEndpointRetries = 0;
         try
@@ -127,7 +184,13 @@ internal sealed class MeshHandler : DelegatingHandler
             while (true)
             {
                 AttemptResult result;
-                if (hedge)
+                if (first is { } sent)
+                {
+                    result = sent;
+                    first = null;
+                    tried.Add(sent.Endpoint);
+                }
+                else if (hedge)
                 {
                     (result, tried) = await SendHedgedAsync(state, request, hash, logicalUri, endpoint, tried, cancellationToken, requestToken)
                         .ConfigureAwait(false);
@@ -216,11 +279,30 @@ internal sealed class MeshHandler : DelegatingHandler
 
     /// <summary>
     /// One attempt: rewrite the URI, send, classify, complete the lease and account the outcome. Pooled, so an attempt
-    /// that completes asynchronously allocates no state machine of its own.
+    /// that completes asynchronously allocates no state machine of its own when the pool has one.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<AttemptResult> SendAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint, int attempt,
         CancellationToken callerToken, CancellationToken requestToken, CancellationToken hedgeToken)
+    {
+        var scope = BeginAttempt(state, request, logicalUri, endpoint, attempt, requestToken, hedgeToken);
+        HttpResponseMessage? response = null;
+        Exception? failure = null;
+        try
+        {
+            response = await base.SendAsync(request, scope.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        return EndAttempt(state, scope, response, failure, callerToken, requestToken, hedgeToken);
+    }
+
+    /// <summary>Starts an attempt: rewrites the URI, arms the attempt timeout (and a hedge's cancellation), takes the lease.</summary>
+    private AttemptScope BeginAttempt(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint, int attempt,
+        CancellationToken requestToken, CancellationToken hedgeToken)
     {
         request.RequestUri = RewriteUri(logicalUri, endpoint);
         var attemptTimeout = state.Options.Timeouts.Attempt;
@@ -241,34 +323,37 @@ internal sealed class MeshHandler : DelegatingHandler
         }
 
         state.Telemetry.OnAttemptStarting(endpoint, attempt);
-        var lease = endpoint.Begin(_timeProvider);
-        HttpResponseMessage? response = null;
-        ExceptionDispatchInfo? error = null;
+        return new AttemptScope(endpoint, endpoint.Begin(_timeProvider), attemptCts, attemptTimer, token);
+    }
+
+    /// <summary>Ends an attempt: classifies its response or exception, completes the lease, accounts the outcome.</summary>
+    private static AttemptResult EndAttempt(ServiceState state, in AttemptScope scope, HttpResponseMessage? response, Exception? failure,
+        CancellationToken callerToken, CancellationToken requestToken, CancellationToken hedgeToken)
+    {
+        scope.Timer?.Dispose();
+        scope.Cts?.Dispose();
+        var endpoint = scope.Endpoint;
         AttemptOutcome outcome;
-        try
+        ExceptionDispatchInfo? error = null;
+        if (failure is null)
         {
-            response = await base.SendAsync(request, token).ConfigureAwait(false);
-            outcome = state.FailureStatuses.Classify(response);
+            outcome = state.FailureStatuses.Classify(response!);
         }
-        catch (Exception ex)
+        else
         {
             // A caller's cancellation, or the mesh cancelling a losing hedge, says nothing about the endpoint (YARP #2062).
-            outcome = ex is OperationCanceledException
+            outcome = failure is OperationCanceledException
                 ? callerToken.IsCancellationRequested || hedgeToken.IsCancellationRequested ? AttemptOutcome.Canceled : AttemptOutcome.Timeout
                 : AttemptOutcome.ConnectFailure;
-            error = outcome == AttemptOutcome.Timeout && attemptTimer is not null && !requestToken.IsCancellationRequested
+            var attemptTimeout = state.Options.Timeouts.Attempt;
+            error = outcome == AttemptOutcome.Timeout && scope.Timer is not null && !requestToken.IsCancellationRequested
                 ? ExceptionDispatchInfo.Capture(new TaskCanceledException(
                     $"The attempt to {endpoint} for service '{state.ServiceName}' timed out after {attemptTimeout.TotalSeconds:0.###} s (Timeouts:Attempt).",
-                    new TimeoutException(ex.Message, ex)))
-                : ExceptionDispatchInfo.Capture(ex);
-        }
-        finally
-        {
-            attemptTimer?.Dispose();
-            attemptCts?.Dispose();
+                    new TimeoutException(failure.Message, failure)))
+                : ExceptionDispatchInfo.Capture(failure);
         }
 
-        var latency = lease.Complete(outcome, response is null ? 0 : (int)response.StatusCode);
+        var latency = scope.Lease.Complete(outcome, response is null ? 0 : (int)response.StatusCode);
         state.Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
         state.Detector?.OnAttemptCompleted(endpoint, outcome);
         if (outcome == AttemptOutcome.ConnectFailure)
@@ -282,6 +367,10 @@ internal sealed class MeshHandler : DelegatingHandler
 
         return new AttemptResult(endpoint, outcome, response, error);
     }
+
+    /// <summary>What an attempt holds between its start and its end.</summary>
+    private readonly record struct AttemptScope(Endpoint Endpoint, EndpointLease Lease, CancellationTokenSource? Cts, ITimer? Timer,
+        CancellationToken Token);
 
     /// <summary>
     /// A hedged attempt group: the first attempt, then after the hedging delay another on an endpoint not yet tried,
@@ -429,6 +518,23 @@ internal sealed class MeshHandler : DelegatingHandler
         }
 
         return clone;
+    }
+
+    /// <summary>
+    /// Under <see cref="HostHeaderPolicy.LogicalName"/>, sets the Host header to the logical name unless the caller set
+    /// one; returns whether it did, so the caller removes it again.
+    /// </summary>
+    private static bool SetLogicalHost(MeshServiceOptions options, HttpRequestMessage request, Uri logicalUri)
+    {
+        if (options.HostHeader != HostHeaderPolicy.LogicalName || request.Headers.Host is not null)
+        {
+            return false;
+        }
+
+        // For https, SocketsHttpHandler takes the TLS server name (SNI) and the name the certificate must carry from
+        // the Host header, so the logical name is validated, not the endpoint's address.
+        request.Headers.Host = logicalUri.IsDefaultPort ? logicalUri.Host : logicalUri.Authority;
+        return true;
     }
 
     /// <summary>
