@@ -453,6 +453,7 @@ internal sealed partial class ServiceState : IEndpointObserver, IDisposable
         }
 
         watch?.Dispose();
+        (Balancer as IDisposable)?.Dispose();
         Prober?.Dispose();
         Detector?.Dispose();
         _firstResolution.TrySetCanceled();
