@@ -27,7 +27,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
     private readonly int _choiceCount;
     private readonly bool _fullScan;
     private readonly double _bias;
-    private readonly BalancerClock _clock;
+    private BalancerClock _clock; // not readonly: a mutable struct read in place
     private State _state = State.Empty;
 
     /// <summary>Creates the policy.</summary>

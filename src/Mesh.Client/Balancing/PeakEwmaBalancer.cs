@@ -37,7 +37,7 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
     private readonly TimeSpan _decay;
     private readonly TimeSpan _seedRtt;
     private readonly double _failurePenaltyFactor;
-    private readonly BalancerClock _clock;
+    private BalancerClock _clock; // not readonly: a mutable struct read in place
     private State _state = State.Empty;
 
     /// <summary>Creates the policy.</summary>
@@ -108,13 +108,24 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
 
         // The loads sit in their own array: one pointer hop less per candidate than endpoint -> load.
         var loads = state.Loads;
-        if (!state.Weighted && now >= state.RampEndsTicks)
+        double first = loads[i].GetCost(now);
+        double second = loads[j].GetCost(now);
+        if (now < state.RampEndsTicks)
         {
-            return loads[i].GetCost(now) <= loads[j].GetCost(now) ? routable[i] : routable[j];
+            // cost_i / w_i <= cost_j / w_j, without dividing.
+            first *= routable[j].EffectiveWeight(now);
+            second *= routable[i].EffectiveWeight(now);
+        }
+        else if (state.Weighted)
+        {
+            var weights = state.Weights;
+            first *= weights[j];
+            second *= weights[i];
         }
 
-        // cost_i / w_i <= cost_j / w_j, without dividing.
-        return loads[i].GetCost(now) * Weight(state, j, now) <= loads[j].GetCost(now) * Weight(state, i, now) ? routable[i] : routable[j];
+        // Select the index, then load once: a conditional move rather than a branch the costs make unpredictable.
+        int chosen = first <= second ? i : j;
+        return routable[chosen];
     }
 
     /// <summary>The weight a cost is divided by: the endpoint's weight, scaled by its slow-start ramp while one may be running.</summary>

@@ -41,7 +41,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
 
     private readonly Lock _writeLock = new();
     private readonly TimeProvider _timeProvider;
-    private readonly BalancerClock _clock;
+    private BalancerClock _clock; // not readonly: a mutable struct read in place
     private Schedule _schedule = Schedule.Empty;
     private uint _next;
     private ITimer? _rampTimer;
