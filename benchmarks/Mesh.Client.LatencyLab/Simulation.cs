@@ -19,19 +19,26 @@ public sealed class Simulation
     public Simulation(Scenario scenario)
     {
         Scenario = scenario;
+        Clock = new VirtualClock(At);
         _serverRandom = new Random(scenario.Seed);
         Endpoints = new EndpointSet(Enumerable.Range(0, scenario.Endpoints).Select(i => new Endpoint("http", $"10.0.0.{i + 1}", 8080)));
     }
 
     public Scenario Scenario { get; }
 
-    public VirtualClock Clock { get; } = new();
+    public VirtualClock Clock { get; }
 
     /// <summary>The replicas, fresh for this run (their live load starts empty).</summary>
     public EndpointSet Endpoints { get; }
 
     /// <summary>End-to-end latency of every finished request, in milliseconds, in finishing order.</summary>
     public IReadOnlyList<double> LatenciesMs => _latenciesMs;
+
+    /// <summary>Requests that ended without a successful answer (every attempt failed; counted in the latencies too).</summary>
+    public int Failed { get; private set; }
+
+    /// <summary>Attempts started, hedges and retries included.</summary>
+    public int Attempts { get; private set; }
 
     /// <summary>Runs <paramref name="action"/> at virtual time <paramref name="time"/> (events at the same time run in order of scheduling).</summary>
     public void At(TimeSpan time, Action action) => _events.Enqueue(action, (time, _sequence++));
@@ -44,6 +51,7 @@ public sealed class Simulation
     {
         int index = IndexOf(endpoint);
         var attempt = new Attempt(endpoint, endpoint.Begin(Clock), Clock.Now);
+        Attempts++;
         var serviceTime = Scenario.ServiceTime(index, Clock.Now, _serverRandom);
         At(Clock.Now + serviceTime, () =>
         {
@@ -55,12 +63,13 @@ public sealed class Simulation
         return attempt;
     }
 
-    /// <summary>Records a request as answered now.</summary>
-    public void Finish(SimulatedRequest request)
+    /// <summary>Records a request as answered now (or, <paramref name="failed"/>, as ended now without an answer).</summary>
+    public void Finish(SimulatedRequest request, bool failed = false)
     {
         if (!request.Finished)
         {
             request.Finished = true;
+            Failed += failed ? 1 : 0;
             _latenciesMs.Add((Clock.Now - request.Start).TotalMilliseconds);
         }
     }
@@ -107,7 +116,11 @@ public sealed class SimulatedRequest(TimeSpan start)
     public bool Finished { get; set; }
 }
 
-/// <summary>One attempt against one replica; a strategy may cancel it (a losing hedge), which records no latency.</summary>
+/// <summary>
+/// One attempt against one replica. A strategy may end it before the replica answers: <see cref="Cancel"/> (a losing
+/// hedge) or <see cref="TryFinish"/> with <see cref="AttemptOutcome.Timeout"/> (the attempt timeout); the replica's
+/// later answer is then ignored.
+/// </summary>
 public sealed class Attempt(Endpoint endpoint, EndpointLease lease, TimeSpan started)
 {
     private bool _done;
@@ -116,10 +129,14 @@ public sealed class Attempt(Endpoint endpoint, EndpointLease lease, TimeSpan sta
 
     public TimeSpan Started { get; } = started;
 
+    /// <summary>Whether the attempt has ended (answered, timed out or cancelled).</summary>
+    public bool IsDone => _done;
+
     /// <summary>Cancels the attempt if it is still running: the lease completes as cancelled and its answer is ignored.</summary>
     public void Cancel() => TryFinish(AttemptOutcome.Canceled);
 
-    internal bool TryFinish(AttemptOutcome outcome)
+    /// <summary>Ends the attempt with <paramref name="outcome"/> (its lease completes); false if it had already ended.</summary>
+    public bool TryFinish(AttemptOutcome outcome)
     {
         if (_done)
         {

@@ -9,11 +9,11 @@ namespace Mesh.Client.LatencyLab;
 /// </summary>
 public static class SvgChart
 {
-    private static readonly string[] Colors = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"];
+    private static readonly string[] Colors = ["#d62728", "#ff7f0e", "#1f77b4", "#e377c2", "#bcbd22", "#17becf", "#2ca02c", "#9467bd", "#8c564b"];
 
     public static string Render(string title, IReadOnlyList<(string Name, double[] ValuesMs)> series, double[] percentiles)
     {
-        const double width = 760, height = 440, left = 70, right = 160, top = 50, bottom = 60;
+        const double width = 860, height = 440, left = 70, right = 260, top = 50, bottom = 60;
         double plotWidth = width - left - right;
         double plotHeight = height - top - bottom;
         double Nines(double p) => -Math.Log10(1 - (p / 100.0));
@@ -71,15 +71,17 @@ public static class SvgChart
         {
             var (name, values) = series[s];
             string color = Colors[s % Colors.Length];
+            // Variants of a balancer ("PeakEwma + hedging") are dashed, so the baselines stand out.
+            string dash = name.Contains('+', StringComparison.Ordinal) ? " stroke-dasharray=\"7 4\"" : string.Empty;
             var points = string.Join(" ", values.Select((v, i) => $"{F(X(percentiles[i]))},{F(Y(v))}"));
-            svg.Append(CultureInfo.InvariantCulture, $"<polyline points=\"{points}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2.5\"/>\n");
+            svg.Append(CultureInfo.InvariantCulture, $"<polyline points=\"{points}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2.5\"{dash}/>\n");
             for (int i = 0; i < values.Length; i++)
             {
                 svg.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{F(X(percentiles[i]))}\" cy=\"{F(Y(values[i]))}\" r=\"3.5\" fill=\"{color}\"/>\n");
             }
 
             double legendY = top + 10 + (s * 22);
-            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{F(left + plotWidth + 14)}\" y1=\"{F(legendY)}\" x2=\"{F(left + plotWidth + 38)}\" y2=\"{F(legendY)}\" stroke=\"{color}\" stroke-width=\"2.5\"/>\n");
+            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{F(left + plotWidth + 14)}\" y1=\"{F(legendY)}\" x2=\"{F(left + plotWidth + 38)}\" y2=\"{F(legendY)}\" stroke=\"{color}\" stroke-width=\"2.5\"{dash}/>\n");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(left + plotWidth + 44)}\" y=\"{F(legendY + 4)}\">{Escape(name)}</text>\n");
         }
 

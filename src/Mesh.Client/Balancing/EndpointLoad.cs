@@ -94,6 +94,21 @@ public sealed class EndpointLoad
         RecordRtt(TimeSpan.FromTicks((long)Math.Max(rtt.Ticks, penalised)), nowTicks);
     }
 
+    /// <summary>
+    /// Records what a cancelled attempt says: the endpoint took at least <paramref name="atLeast"/>. When that is longer
+    /// than the current estimate it becomes the new peak; otherwise nothing is recorded (a short cancellation says
+    /// nothing about speed). Without this, an endpoint whose attempts are always cancelled before they answer (a stuck
+    /// replica that hedges or impatient callers route around) would keep its old, fast estimate and keep attracting
+    /// traffic; tower's Peak-EWMA likewise records a dropped request's elapsed time.
+    /// </summary>
+    public void RecordLowerBound(TimeSpan atLeast, long nowTicks)
+    {
+        if (atLeast.Ticks > GetRttEstimateTicks(nowTicks))
+        {
+            RecordRtt(atLeast, nowTicks);
+        }
+    }
+
     /// <summary>Applies a balancer's Peak-EWMA settings. Endpoints keep their samples; only the parameters change.</summary>
     internal void Configure(TimeSpan seedRtt, TimeSpan decay, double failurePenaltyFactor)
     {

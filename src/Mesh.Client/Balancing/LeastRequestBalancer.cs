@@ -9,9 +9,17 @@ namespace Mesh.Client.Balancing;
 /// compares every endpoint.
 /// </summary>
 /// <remarks>
+/// <para>
 /// In-flight counts react to a slow endpoint only once its queue grows, so least request keeps sending a stuck replica
 /// a share of traffic proportional to how long its requests take; <see cref="PeakEwmaBalancer"/> also weighs latency.
-/// A pick takes no lock and allocates nothing.
+/// </para>
+/// <para>
+/// With slow start (<see cref="Options.SlowStartOptions"/>), a new or re-admitted endpoint's weight is scaled by its ramp
+/// (<see cref="Endpoint.EffectiveWeight(long)"/>) and the weighted score is used while any ramp runs, even when the
+/// weights are equal (Envoy's least request with <c>slow_start_config</c>). Only then does a pick read the clock: the
+/// published structure carries a flag that the first pick after the last ramp's end clears.
+/// </para>
+/// <para>A pick takes no lock and allocates nothing.</para>
 /// </remarks>
 public sealed class LeastRequestBalancer : ILoadBalancer
 {
@@ -19,13 +27,16 @@ public sealed class LeastRequestBalancer : ILoadBalancer
     private readonly int _choiceCount;
     private readonly bool _fullScan;
     private readonly double _bias;
+    private BalancerClock _clock; // not readonly: a mutable struct read in place
     private State _state = State.Empty;
 
     /// <summary>Creates the policy.</summary>
     /// <param name="options">Choice count, full scan, bias; <see langword="null"/> for the defaults.</param>
     /// <param name="random">A thread-safe random source; <see cref="Random.Shared"/> by default.</param>
+    /// <param name="timeProvider">The clock slow-start ramps are timed with; <see cref="TimeProvider.System"/> by default.
+    /// Read only while a ramp runs. Must be the service's (the mesh passes it).</param>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
-    public LeastRequestBalancer(LeastRequestOptions? options = null, Random? random = null)
+    public LeastRequestBalancer(LeastRequestOptions? options = null, Random? random = null, TimeProvider? timeProvider = null)
     {
         options ??= new LeastRequestOptions();
         PickHelpers.ThrowIfInvalid(nameof(options), options.Validate);
@@ -33,6 +44,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
         _fullScan = options.FullScan;
         _bias = options.ActiveRequestBias;
         _random = random ?? Random.Shared;
+        _clock = new BalancerClock(timeProvider ?? TimeProvider.System);
     }
 
     /// <inheritdoc />
@@ -50,7 +62,8 @@ public sealed class LeastRequestBalancer : ILoadBalancer
             weighted |= weights[i] != weights[0];
         }
 
-        Volatile.Write(ref _state, new State(routable, loads, weights, weighted));
+        long rampEnds = SlowStartRamp.LatestEnd(routable);
+        Volatile.Write(ref _state, new State(routable, loads, weights, weighted, rampEnds, rampEnds != SlowStartRamp.None));
     }
 
     /// <inheritdoc />
@@ -63,9 +76,11 @@ public sealed class LeastRequestBalancer : ILoadBalancer
             return routable.Length == 1 && (context.Excluded.IsEmpty || !context.IsExcluded(routable[0])) ? routable[0] : null;
         }
 
+        // Envoy's noHostsAreInSlowStart: a ramp's weights are read only while one may be running.
+        long now = state.Ramping ? RampNow(state) : SlowStartRamp.None;
         if (_fullScan)
         {
-            return Scan(state, context);
+            return Scan(state, now, context);
         }
 
         Endpoint? best = null;
@@ -84,7 +99,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
                 continue;
             }
 
-            double score = Score(state, index);
+            double score = Score(state, index, now);
             if (best is null || score > bestScore)
             {
                 best = routable[index];
@@ -92,11 +107,27 @@ public sealed class LeastRequestBalancer : ILoadBalancer
             }
         }
 
-        return best ?? Scan(state, context);
+        return best ?? Scan(state, now, context);
+    }
+
+    /// <summary>
+    /// Now, while a ramp may be running; <see cref="SlowStartRamp.None"/> once the last one ended, and then the flag is
+    /// cleared so later picks of this structure skip the clock. Clearing is idempotent: time only moves forward.
+    /// </summary>
+    private long RampNow(State state)
+    {
+        long now = _clock.NowTicks();
+        if (now < state.RampEndsTicks)
+        {
+            return now;
+        }
+
+        state.Ramping = false;
+        return SlowStartRamp.None;
     }
 
     /// <summary>The best allowed endpoint of all, scanning from a random start so ties spread.</summary>
-    private Endpoint? Scan(State state, in PickContext context)
+    private Endpoint? Scan(State state, long now, in PickContext context)
     {
         var routable = state.Routable;
         int start = _random.Next(routable.Length);
@@ -115,7 +146,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
                 continue;
             }
 
-            double score = Score(state, index);
+            double score = Score(state, index, now);
             if (best is null || score > bestScore)
             {
                 best = routable[index];
@@ -126,24 +157,34 @@ public sealed class LeastRequestBalancer : ILoadBalancer
         return best;
     }
 
-    /// <summary>Higher is better: minus the in-flight count, or Envoy's weighted score.</summary>
-    private double Score(State state, int index)
+    /// <summary>
+    /// Higher is better: minus the in-flight count, or Envoy's weighted score with unequal weights or while a ramp runs
+    /// (<paramref name="now"/> is not <see cref="SlowStartRamp.None"/>).
+    /// </summary>
+    private double Score(State state, int index, long now)
     {
         int inFlight = state.Loads[index].InFlight;
-        if (!state.Weighted)
+        bool ramping = now != SlowStartRamp.None;
+        if (!state.Weighted && !ramping)
         {
             return -inFlight;
         }
 
         double active = inFlight + 1;
         double divisor = _bias == 1.0 ? active : _bias == 0.0 ? 1.0 : Math.Pow(active, _bias);
-        return state.Weights[index] / divisor;
+        double weight = ramping ? state.Routable[index].EffectiveWeight(now) : state.Weights[index];
+        return weight / divisor;
     }
 
-    /// <summary>The routable endpoints with their loads and weights in parallel arrays: one pointer hop less per candidate.</summary>
-    private sealed class State(Endpoint[] routable, EndpointLoad[] loads, int[] weights, bool weighted)
+    /// <summary>
+    /// The routable endpoints with their loads and weights in parallel arrays (one pointer hop less per candidate), and
+    /// until when a member's slow-start ramp may run.
+    /// </summary>
+    private sealed class State(Endpoint[] routable, EndpointLoad[] loads, int[] weights, bool weighted, long rampEndsTicks, bool ramping)
     {
-        public static readonly State Empty = new([], [], [], false);
+        public static readonly State Empty = new([], [], [], false, SlowStartRamp.None, false);
+
+        private bool _ramping = ramping;
 
         public Endpoint[] Routable { get; } = routable;
 
@@ -152,5 +193,14 @@ public sealed class LeastRequestBalancer : ILoadBalancer
         public int[] Weights { get; } = weights;
 
         public bool Weighted { get; } = weighted;
+
+        public long RampEndsTicks { get; } = rampEndsTicks;
+
+        /// <summary>Whether a ramp may still be running; cleared by the first pick after <see cref="RampEndsTicks"/>.</summary>
+        public bool Ramping
+        {
+            get => Volatile.Read(ref _ramping);
+            set => Volatile.Write(ref _ramping, value);
+        }
     }
 }

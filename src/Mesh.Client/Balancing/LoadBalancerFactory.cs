@@ -10,8 +10,8 @@ internal static class LoadBalancerFactory
         BalancerKind.RoundRobin => new RoundRobinBalancer(),
         BalancerKind.Random => new RandomBalancer(),
         BalancerKind.PeakEwma => new PeakEwmaBalancer(options.PeakEwma, timeProvider),
-        BalancerKind.LeastRequest => new LeastRequestBalancer(options.LeastRequest),
-        BalancerKind.WeightedRoundRobin => new WeightedRoundRobinBalancer(),
+        BalancerKind.LeastRequest => new LeastRequestBalancer(options.LeastRequest, timeProvider: timeProvider),
+        BalancerKind.WeightedRoundRobin => new WeightedRoundRobinBalancer(timeProvider),
         BalancerKind.RingHash => new RingHashBalancer(new RingHashOptions
         {
             MinimumRingSize = options.RingHash.MinimumRingSize,

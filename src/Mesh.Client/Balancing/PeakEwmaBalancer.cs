@@ -1,12 +1,11 @@
 using Mesh.Client.Discovery;
-using Mesh.Client.Routing;
 
 namespace Mesh.Client.Balancing;
 
 /// <summary>
 /// Peak-EWMA with the power of two choices (Finagle, Linkerd, tower): each pick draws two distinct random routable
-/// endpoints and takes the one with the lower cost, <c>latency estimate × (requests in flight + 1)</c>; ties go to the
-/// first drawn. The default policy.
+/// endpoints and takes the one with the lower cost, <c>latency estimate × (requests in flight + 1) / weight</c>; ties go
+/// to the first drawn. The default policy.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -22,6 +21,11 @@ namespace Mesh.Client.Balancing;
 /// not included), on the service's <see cref="TimeProvider"/>.
 /// </para>
 /// <para>
+/// The weight is <see cref="Endpoint.EffectiveWeight(long)"/>: the resolver's weight (as tower's <c>Weighted</c> load
+/// divides by it), scaled while a new or re-admitted endpoint ramps up (<see cref="Options.SlowStartOptions"/>). With
+/// equal weights and no ramp running, the division is skipped; it changes no comparison.
+/// </para>
+/// <para>
 /// Two random candidates rather than the global minimum: every client acting on slightly stale numbers would
 /// otherwise herd onto the same endpoint; two choices already give an exponential improvement over one (Mitzenmacher).
 /// A pick is two random draws and two cost reads: no lock, no allocation.
@@ -29,15 +33,12 @@ namespace Mesh.Client.Balancing;
 /// </remarks>
 public sealed class PeakEwmaBalancer : ILoadBalancer
 {
-    private readonly TimeProvider _timeProvider;
     private readonly Random _random;
     private readonly TimeSpan _decay;
     private readonly TimeSpan _seedRtt;
     private readonly double _failurePenaltyFactor;
-    private readonly bool _coarseClock;
+    private BalancerClock _clock; // not readonly: a mutable struct read in place
     private State _state = State.Empty;
-    private long _coarseOffsetTicks;
-    private long _coarseAnchorMilliseconds;
 
     /// <summary>Creates the policy.</summary>
     /// <param name="options">Decay, seed latency and failure penalty; <see langword="null"/> for the defaults.</param>
@@ -52,15 +53,8 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
         _decay = options.Decay;
         _seedRtt = options.SeedRtt;
         _failurePenaltyFactor = options.FailurePenaltyFactor;
-        _timeProvider = timeProvider ?? TimeProvider.System;
+        _clock = new BalancerClock(timeProvider ?? TimeProvider.System);
         _random = random ?? Random.Shared;
-        _coarseClock = ReferenceEquals(_timeProvider, TimeProvider.System);
-        if (_coarseClock)
-        {
-            _coarseAnchorMilliseconds = Environment.TickCount64;
-            _coarseOffsetTicks = EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp())
-                - (_coarseAnchorMilliseconds * TimeSpan.TicksPerMillisecond);
-        }
     }
 
     /// <inheritdoc />
@@ -74,12 +68,16 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
 
         var routable = endpoints.RoutableArray;
         var loads = new EndpointLoad[routable.Length];
+        var weights = new double[routable.Length];
+        bool weighted = false;
         for (int i = 0; i < routable.Length; i++)
         {
             loads[i] = routable[i].Load;
+            weights[i] = routable[i].Weight;
+            weighted |= weights[i] != weights[0];
         }
 
-        Volatile.Write(ref _state, new State(routable, loads));
+        Volatile.Write(ref _state, new State(routable, loads, weights, weighted, SlowStartRamp.LatestEnd(routable)));
     }
 
     /// <inheritdoc />
@@ -95,7 +93,8 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
                 return context.Excluded.IsEmpty || !context.IsExcluded(routable[0]) ? routable[0] : null;
         }
 
-        long now = NowTicks();
+        // The clock is read once per pick: for the decay on read, and to know whether a slow-start ramp is running.
+        long now = _clock.NowTicks();
         var (i, j) = PickHelpers.TwoDistinct(_random, routable.Length);
         if (!context.Excluded.IsEmpty)
         {
@@ -103,56 +102,53 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
             bool secondAllowed = !context.IsExcluded(routable[j]);
             if (!firstAllowed || !secondAllowed)
             {
-                return firstAllowed ? routable[i] : secondAllowed ? routable[j] : Cheapest(routable, now, context);
+                return firstAllowed ? routable[i] : secondAllowed ? routable[j] : Cheapest(state, now, context);
             }
         }
 
         // The loads sit in their own array: one pointer hop less per candidate than endpoint -> load.
         var loads = state.Loads;
-        return loads[i].GetCost(now) <= loads[j].GetCost(now) ? routable[i] : routable[j];
-    }
-
-    /// <summary>
-    /// Now, on the clock attempts are timed with, for the decay on read. With the system clock, a coarse millisecond
-    /// clock (<see cref="Environment.TickCount64"/>, a few ns to read) is mapped onto the precise one (tens of ns),
-    /// re-anchored once a second so the two cannot drift apart: a decay time constant of seconds does not need more.
-    /// The offset is one 64-bit field, so a concurrent re-anchor never tears it.
-    /// </summary>
-    private long NowTicks()
-    {
-        if (!_coarseClock)
+        double first = loads[i].GetCost(now);
+        double second = loads[j].GetCost(now);
+        if (now < state.RampEndsTicks)
         {
-            return EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
+            // cost_i / w_i <= cost_j / w_j, without dividing.
+            first *= routable[j].EffectiveWeight(now);
+            second *= routable[i].EffectiveWeight(now);
+        }
+        else if (state.Weighted)
+        {
+            var weights = state.Weights;
+            first *= weights[j];
+            second *= weights[i];
         }
 
-        long milliseconds = Environment.TickCount64;
-        if (milliseconds - Volatile.Read(ref _coarseAnchorMilliseconds) > 1000)
-        {
-            long precise = EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
-            Volatile.Write(ref _coarseOffsetTicks, precise - (milliseconds * TimeSpan.TicksPerMillisecond));
-            Volatile.Write(ref _coarseAnchorMilliseconds, milliseconds);
-            return precise;
-        }
-
-        return (milliseconds * TimeSpan.TicksPerMillisecond) + Volatile.Read(ref _coarseOffsetTicks);
+        // Select the index, then load once: a conditional move rather than a branch the costs make unpredictable.
+        int chosen = first <= second ? i : j;
+        return routable[chosen];
     }
+
+    /// <summary>The weight a cost is divided by: the endpoint's weight, scaled by its slow-start ramp while one may be running.</summary>
+    private static double Weight(State state, int index, long now) =>
+        now < state.RampEndsTicks ? state.Routable[index].EffectiveWeight(now) : state.Weights[index];
 
     /// <summary>Both draws were excluded (a retry among few endpoints): the cheapest allowed one, by a scan.</summary>
-    private static Endpoint? Cheapest(Endpoint[] routable, long now, in PickContext context)
+    private static Endpoint? Cheapest(State state, long now, in PickContext context)
     {
+        var routable = state.Routable;
         Endpoint? best = null;
         double bestCost = double.PositiveInfinity;
-        foreach (var endpoint in routable)
+        for (int i = 0; i < routable.Length; i++)
         {
-            if (context.IsExcluded(endpoint))
+            if (context.IsExcluded(routable[i]))
             {
                 continue;
             }
 
-            double cost = endpoint.Load.GetCost(now);
+            double cost = state.Loads[i].GetCost(now) / Weight(state, i, now);
             if (best is null || cost < bestCost)
             {
-                best = endpoint;
+                best = routable[i];
                 bestCost = cost;
             }
         }
@@ -160,12 +156,22 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
         return best;
     }
 
-    private sealed class State(Endpoint[] routable, EndpointLoad[] loads)
+    /// <summary>
+    /// The routable endpoints with their loads and weights in parallel arrays, whether the weights differ, and until when
+    /// a member's slow-start ramp may run (<see cref="SlowStartRamp"/>).
+    /// </summary>
+    private sealed class State(Endpoint[] routable, EndpointLoad[] loads, double[] weights, bool weighted, long rampEndsTicks)
     {
-        public static readonly State Empty = new([], []);
+        public static readonly State Empty = new([], [], [], false, SlowStartRamp.None);
 
         public Endpoint[] Routable { get; } = routable;
 
         public EndpointLoad[] Loads { get; } = loads;
+
+        public double[] Weights { get; } = weights;
+
+        public bool Weighted { get; } = weighted;
+
+        public long RampEndsTicks { get; } = rampEndsTicks;
     }
 }

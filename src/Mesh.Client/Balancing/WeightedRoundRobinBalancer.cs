@@ -20,21 +20,139 @@ namespace Mesh.Client.Balancing;
 /// scaled down in proportion (each endpoint keeps at least one turn), which makes proportions approximate only for
 /// extreme weight ratios. Resolvers set weights; the default is 1, which makes this plain round robin.
 /// </para>
+/// <para>
+/// Slow start (<see cref="Options.SlowStartOptions"/>): while a member ramps up, the cycle is rebuilt from
+/// <see cref="Endpoint.EffectiveWeight(long)"/> every tenth of the ramp's window by a timer on the service's clock (Envoy's
+/// round robin re-reads the ramped weight on every pick; a precomputed cycle follows it in ten steps, each weighted at its
+/// step's midpoint), and once more, with the full weights, when the last ramp ends. Ramped weights are kept to a
+/// resolution of 1 % to 10 % of a weight, so such a cycle stays near <see cref="RampCycleTurns"/> turns and each rebuild
+/// is cheap. Picks never see the timer: they read whichever cycle is published.
+/// </para>
 /// </remarks>
-public sealed class WeightedRoundRobinBalancer : ILoadBalancer
+public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
 {
     /// <summary>The longest cycle kept: 1,048,576 turns (4 MiB).</summary>
     public const int MaxCycleLength = 1 << 20;
 
+    /// <summary>The length a cycle rebuilt during a slow-start ramp aims at (longer only past 409 weight units in all).</summary>
+    public const int RampCycleTurns = 4096;
+
+    private const int RampSteps = 10;
+
+    private readonly Lock _writeLock = new();
+    private readonly TimeProvider _timeProvider;
+    private BalancerClock _clock; // not readonly: a mutable struct read in place
     private Schedule _schedule = Schedule.Empty;
     private uint _next;
+    private ITimer? _rampTimer;
+    private bool _disposed;
+
+    /// <summary>Creates the policy.</summary>
+    /// <param name="timeProvider">The clock slow-start ramps are timed with and their rebuilds scheduled on;
+    /// <see cref="TimeProvider.System"/> by default. Must be the service's (the mesh passes it).</param>
+    public WeightedRoundRobinBalancer(TimeProvider? timeProvider = null)
+    {
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _clock = new BalancerClock(_timeProvider);
+    }
 
     /// <inheritdoc />
     public void Update(EndpointSet endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var routable = endpoints.RoutableArray;
-        Volatile.Write(ref _schedule, new Schedule(routable, BuildCycle(routable)));
+        lock (_writeLock)
+        {
+            Publish(endpoints.RoutableArray);
+        }
+    }
+
+    /// <summary>Stops the slow-start rebuild timer, if one runs. Picks keep working on the last cycle.</summary>
+    public void Dispose()
+    {
+        lock (_writeLock)
+        {
+            _disposed = true;
+            _rampTimer?.Dispose();
+            _rampTimer = null;
+        }
+    }
+
+    /// <summary>
+    /// Builds and publishes the cycle for <paramref name="routable"/>: from the static weights, or, while a member ramps,
+    /// from the weights at the middle of the next step, with the timer armed for the step's end. Under the write lock.
+    /// </summary>
+    private void Publish(Endpoint[] routable)
+    {
+        long rampEnds = SlowStartRamp.LatestEnd(routable);
+        long now = rampEnds == SlowStartRamp.None ? 0 : _clock.NowTicks();
+        if (rampEnds == SlowStartRamp.None || now >= rampEnds || _disposed)
+        {
+            _rampTimer?.Dispose();
+            _rampTimer = null;
+            Volatile.Write(ref _schedule, new Schedule(routable, BuildCycle(routable)));
+            return;
+        }
+
+        long step = Math.Max(TimeSpan.TicksPerMillisecond, ShortestRampWindow(routable, now) / RampSteps);
+        long due = Math.Min(step, rampEnds - now);
+        Volatile.Write(ref _schedule, new Schedule(routable, BuildRampCycle(routable, now + (due / 2))));
+        var delay = TimeSpan.FromTicks(due);
+        if (_rampTimer is null)
+        {
+            _rampTimer = _timeProvider.CreateTimer(static s => ((WeightedRoundRobinBalancer)s!).OnRampStep(), this, delay, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _rampTimer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnRampStep()
+    {
+        lock (_writeLock)
+        {
+            if (!_disposed)
+            {
+                Publish(Volatile.Read(ref _schedule).Routable);
+            }
+        }
+    }
+
+    /// <summary>The shortest window among the ramps still running at <paramref name="now"/>.</summary>
+    private static long ShortestRampWindow(Endpoint[] routable, long now)
+    {
+        long shortest = long.MaxValue;
+        foreach (var endpoint in routable)
+        {
+            if (endpoint.Health.SlowStartEndsAtTicks is { } end && end > now)
+            {
+                shortest = Math.Min(shortest, endpoint.Health.SlowStartWindowTicks);
+            }
+        }
+
+        return shortest;
+    }
+
+    /// <summary>
+    /// The cycle for the effective weights at <paramref name="atTicks"/>, each weight unit split into 10 to 100 parts so
+    /// the cycle stays near <see cref="RampCycleTurns"/> turns; every endpoint keeps at least one turn.
+    /// </summary>
+    internal static int[] BuildRampCycle(Endpoint[] routable, long atTicks)
+    {
+        long sum = 0;
+        foreach (var endpoint in routable)
+        {
+            sum += endpoint.Weight;
+        }
+
+        double resolution = Math.Clamp(RampCycleTurns / (double)Math.Max(1, sum), 10, 100);
+        var weights = new long[routable.Length];
+        for (int i = 0; i < routable.Length; i++)
+        {
+            weights[i] = Math.Max(1, (long)Math.Round(routable[i].EffectiveWeight(atTicks) * resolution));
+        }
+
+        return BuildCycle(weights);
     }
 
     /// <inheritdoc />
@@ -55,17 +173,27 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer
     /// <summary>The cycle as indexes into <paramref name="routable"/>, in turn order.</summary>
     internal static int[] BuildCycle(Endpoint[] routable)
     {
-        if (routable.Length == 0)
+        var weights = new long[routable.Length];
+        for (int i = 0; i < routable.Length; i++)
+        {
+            weights[i] = Math.Max(1, routable[i].Weight);
+        }
+
+        return BuildCycle(weights);
+    }
+
+    /// <summary>The cycle for <paramref name="weights"/> (each at least 1; reused as scratch), as indexes, in turn order.</summary>
+    private static int[] BuildCycle(long[] weights)
+    {
+        if (weights.Length == 0)
         {
             return [];
         }
 
-        var weights = new long[routable.Length];
         long gcd = 0;
         long total = 0;
-        for (int i = 0; i < routable.Length; i++)
+        for (int i = 0; i < weights.Length; i++)
         {
-            weights[i] = Math.Max(1, routable[i].Weight);
             gcd = Gcd(gcd, weights[i]);
         }
 
@@ -87,9 +215,9 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer
         }
 
         var cycle = new int[total];
-        var queue = new PriorityQueue<int, Deadline>(routable.Length);
-        var turns = new long[routable.Length];
-        for (int i = 0; i < routable.Length; i++)
+        var queue = new PriorityQueue<int, Deadline>(weights.Length);
+        var turns = new long[weights.Length];
+        for (int i = 0; i < weights.Length; i++)
         {
             queue.Enqueue(i, new Deadline(1, weights[i], i));
         }

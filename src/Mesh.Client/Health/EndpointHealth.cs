@@ -72,6 +72,9 @@ public sealed class EndpointHealth
     /// <summary>When the current slow-start window ends (monotonic ticks), or <see langword="null"/> when none is running.</summary>
     public long? SlowStartEndsAtTicks => Volatile.Read(ref _slowStart) is { } curve ? Volatile.Read(ref _slowStartBeginTicks) + curve.WindowTicks : null;
 
+    /// <summary>The length of the last slow-start window (ticks), or 0 when none ever started.</summary>
+    internal long SlowStartWindowTicks => Volatile.Read(ref _slowStart)?.WindowTicks ?? 0;
+
     /// <summary>
     /// Whether an attempt may go to this endpoint now. Always true except while probing after an ejection, when one
     /// attempt at a time is the probe; a caller refused here picks another endpoint. One volatile read in the common case.

@@ -236,6 +236,12 @@ internal sealed class OutlierDetector : IDisposable
         }
 
         endpoint.Health.BeginSlowStart(nowTicks, _slowStart);
+        if (_slowStart is not null)
+        {
+            // The endpoint was routable while probing, so nothing else republishes: balancers learn of the ramp here.
+            _service.OnHealthChanged();
+        }
+
         _service.Report(new HealthTransition(_service.ServiceName, HealthTransitionKind.Readmitted, endpoint, reason,
             TimesEjected: endpoint.Health.TimesEjected));
     }

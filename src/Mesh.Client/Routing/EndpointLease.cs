@@ -25,7 +25,9 @@ public readonly struct EndpointLease
 
     /// <summary>
     /// Ends the attempt: one fewer in flight, and the latency (start to response headers) recorded into the
-    /// endpoint's estimate. A cancelled attempt records no latency: it says nothing about the endpoint. A failed one
+    /// endpoint's estimate. A cancelled attempt (a caller giving up, a losing hedge) never counts as a failure; its
+    /// elapsed time is only a lower bound, which raises the estimate when it is longer
+    /// (<see cref="Balancing.EndpointLoad.RecordLowerBound"/>) and is otherwise ignored. A failed one
     /// (<see cref="AttemptOutcome.FailureStatus"/>, <see cref="AttemptOutcome.ConnectFailure"/>,
     /// <see cref="AttemptOutcome.Timeout"/>) records a penalised latency (<see cref="Balancing.EndpointLoad.RecordFailure"/>).
     /// Call once.
@@ -49,6 +51,7 @@ public readonly struct EndpointLease
         switch (outcome)
         {
             case AttemptOutcome.Canceled:
+                Endpoint.Load.RecordLowerBound(elapsed, MonotonicTicks(_timeProvider, now));
                 break;
             case AttemptOutcome.FailureStatus or AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout:
                 Endpoint.Load.RecordFailure(elapsed, MonotonicTicks(_timeProvider, now));

@@ -464,6 +464,7 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
         }
 
         watch?.Dispose();
+        (Balancer as IDisposable)?.Dispose();
         Prober?.Dispose();
         Detector?.Dispose();
         _firstResolution.TrySetCanceled();

@@ -117,13 +117,18 @@ public sealed class PeakEwmaBalancerTests
     }
 
     [Fact]
-    public void A_fast_success_is_not_penalised_and_a_cancellation_records_nothing()
+    public void A_fast_success_is_not_penalised_and_a_cancellation_counts_only_as_a_lower_bound()
     {
         var endpoint = Endpoints.Many(1)[0];
         Respond(endpoint, TimeSpan.FromMilliseconds(10));
-        Respond(endpoint, TimeSpan.FromMilliseconds(900), AttemptOutcome.Canceled, 0);
-        long now = EndpointLease.MonotonicTicks(_time, _time.GetTimestamp());
-        Assert.True(endpoint.Load.GetRttEstimateTicks(now) <= TimeSpan.FromMilliseconds(10).Ticks);
+        long Now() => EndpointLease.MonotonicTicks(_time, _time.GetTimestamp());
+        Assert.True(endpoint.Load.GetRttEstimateTicks(Now()) <= TimeSpan.FromMilliseconds(10).Ticks);
+
+        Respond(endpoint, TimeSpan.FromMilliseconds(5), AttemptOutcome.Canceled, 0); // shorter: says nothing
+        Assert.True(endpoint.Load.GetRttEstimateTicks(Now()) is > 9.9e4 and <= 1e5);
+
+        Respond(endpoint, TimeSpan.FromMilliseconds(900), AttemptOutcome.Canceled, 0); // took at least 900 ms
+        Assert.Equal(TimeSpan.FromMilliseconds(900).Ticks, endpoint.Load.GetRttEstimateTicks(Now()), 0);
         Assert.Equal(0, endpoint.Load.InFlight);
     }
 

@@ -61,4 +61,28 @@ public sealed class EndpointTests
         Assert.Equal(0, cancelled.Load.InFlight);
         Assert.False(cancelled.Load.HasSample);
     }
+
+    [Fact]
+    public void A_cancelled_attempt_longer_than_the_estimate_raises_it_and_a_shorter_one_records_nothing()
+    {
+        var clock = new Infrastructure.ManualTimeProvider();
+        var endpoint = Endpoint.Parse("127.0.0.1:80");
+        long Now() => Mesh.Client.Routing.EndpointLease.MonotonicTicks(clock, clock.GetTimestamp());
+        var first = endpoint.Begin(clock);
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        first.Complete(Mesh.Client.Routing.AttemptOutcome.Success);
+
+        // A losing hedge cancelled after 20 ms: shorter than the 100 ms estimate, so nothing is learned.
+        var quick = endpoint.Begin(clock);
+        clock.Advance(TimeSpan.FromMilliseconds(20));
+        quick.Complete(Mesh.Client.Routing.AttemptOutcome.Canceled);
+        Assert.InRange(endpoint.Load.GetRttEstimateTicks(Now()), TimeSpan.FromMilliseconds(99.7).Ticks, TimeSpan.FromMilliseconds(100).Ticks); // decayed for 20 ms only
+
+        // One cancelled after 350 ms without an answer: the endpoint took at least that long, the new peak.
+        var stuck = endpoint.Begin(clock);
+        clock.Advance(TimeSpan.FromMilliseconds(350));
+        stuck.Complete(Mesh.Client.Routing.AttemptOutcome.Canceled);
+        Assert.Equal(TimeSpan.FromMilliseconds(350).Ticks, endpoint.Load.GetRttEstimateTicks(Now()), 0);
+        Assert.Equal(0, endpoint.Health.ConsecutiveFailures);
+    }
 }

@@ -10,7 +10,8 @@ namespace Mesh.Client.Tests.Infrastructure;
 /// <summary>Builds a service state without DI, with a manual clock, and records its health transitions.</summary>
 internal sealed class HealthTestKit : IDisposable
 {
-    public HealthTestKit(int endpoints, Action<MeshServiceOptions>? configure = null, Func<HttpMessageHandler>? probeHandler = null, int seed = 42)
+    public HealthTestKit(int endpoints, Action<MeshServiceOptions>? configure = null, Func<HttpMessageHandler>? probeHandler = null, int seed = 42,
+        Func<TimeProvider, ILoadBalancer>? balancer = null)
     {
         Options = new MeshServiceOptions();
         Options.PassiveHealth.EjectionJitter = 0;
@@ -18,7 +19,7 @@ internal sealed class HealthTestKit : IDisposable
         configure?.Invoke(Options);
         Assert.Empty(Options.Validate("test"));
         Time = new ManualTimeProvider();
-        State = new ServiceState("test", new EndpointQuery("catalog", ["http"]), Options, new RoundRobinBalancer(), Time,
+        State = new ServiceState("test", new EndpointQuery("catalog", ["http"]), Options, balancer?.Invoke(Time) ?? new RoundRobinBalancer(), Time,
             NullLogger.Instance, probeHandlerFactory: probeHandler, random: new Random(seed));
         State.HealthTransitioned += t =>
         {

@@ -63,7 +63,8 @@ public sealed class DnsResolverTests : IAsyncLifetime
         }
     }
 
-    private ServiceProvider BuildMesh(string server, Action<DnsResolverOptions> services, Action<IMeshClientBuilder>? before = null)
+    private ServiceProvider BuildMesh(string server, Action<DnsResolverOptions> services, Action<IMeshClientBuilder>? before = null,
+        Mesh.Client.Balancing.BalancerKind balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin)
     {
         var provider = MeshTestHost.Build(m =>
         {
@@ -78,7 +79,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
         {
             // Discovery is under test: tests count exact turns, a retry would hide which endpoint a request went to,
             // and its backoff would wait on the manual clock.
-            o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin;
+            o.Balancer = balancer;
             o.Retry.Enabled = false;
         });
         return provider;
@@ -217,6 +218,43 @@ public sealed class DnsResolverTests : IAsyncLifetime
         Assert.Equal((9, 0), (swapped.Weight, swapped.Priority));
         Assert.Equal((2, 1), (state.Endpoints.Find(primary.Key)!.Weight, state.Endpoints.Find(primary.Key)!.Priority));
         Assert.Same(backup.Load, swapped.Load);
+    }
+
+    [Fact]
+    public async Task Srv_weights_split_traffic_exactly_with_weighted_round_robin_and_a_weight_change_moves_it()
+    {
+        var b1 = await Keep(TestBackend.StartAsync("b1"));
+        var b2 = await Keep(TestBackend.StartAsync("b2"));
+        var hosts = new Dictionary<string, string[]> { ["t1"] = ["127.0.0.1"], ["t2"] = ["127.0.0.1"] };
+        var dns = await Keep(DnsmasqServer.StartAsync(hosts,
+        [
+            new SrvEntry("_http._tcp.catalog", "t1", b1.Port, Priority: 0, Weight: 3),
+            new SrvEntry("_http._tcp.catalog", "t2", b2.Port, Priority: 0, Weight: 1),
+        ]));
+        using var provider = BuildMesh(dns.Server, o => o.Services["catalog"] = new DnsServiceOptions { SrvName = "_http._tcp.catalog.mesh.test" },
+            balancer: Mesh.Client.Balancing.BalancerKind.WeightedRoundRobin);
+        var client = provider.Client();
+
+        // A cycle is 3 + 1 turns: any 4 requests in a row split 3:1, so 40 split 30:10, counted at the backends.
+        Assert.Equal(new Dictionary<string, int> { ["b1"] = 30, ["b2"] = 10 }, await SendAsync(client, 40));
+        Assert.Equal((30, 10), (b1.Count, b2.Count));
+
+        // The operator changes the weights to 1:4: after one refresh the split follows, on the same endpoints.
+        var state = StateOf(provider);
+        var before = state.Endpoints.Find($"http://127.0.0.1:{b2.Port}")!;
+        var recorder = new WaitingObserver();
+        using var sameWatch = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder)!;
+        await recorder.NextEndpointsAsync();
+        await dns.RestartAsync(
+        [
+            new SrvEntry("_http._tcp.catalog", "t1", b1.Port, Priority: 0, Weight: 1),
+            new SrvEntry("_http._tcp.catalog", "t2", b2.Port, Priority: 0, Weight: 4),
+        ]);
+        _time.Advance(Refresh);
+        await recorder.NextEndpointsAsync(e => e.Any(x => x.Port == b2.Port && x.Weight == 4));
+
+        Assert.Equal(new Dictionary<string, int> { ["b1"] = 8, ["b2"] = 32 }, await SendAsync(client, 40));
+        Assert.Same(before.Load, state.Endpoints.Find(before.Key)!.Load);
     }
 
     [Fact]
