@@ -5,24 +5,11 @@ using Mesh.Client.Tests.Infrastructure;
 namespace Mesh.Client.Tests.Balancing;
 
 /// <summary>Hash-based routing through the whole pipeline, against real Kestrel backends on loopback.</summary>
-public sealed class HashRoutingIntegrationTests : IAsyncLifetime
+public sealed class HashRoutingIntegrationTests : BackendFleetTests
 {
-    private readonly List<TestBackend> _backends = [];
-
-    public async Task InitializeAsync()
+    public HashRoutingIntegrationTests()
+        : base(count: 4)
     {
-        for (int i = 0; i < 4; i++)
-        {
-            _backends.Add(await TestBackend.StartAsync($"b{i}"));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
     }
 
     [Theory]
@@ -31,7 +18,7 @@ public sealed class HashRoutingIntegrationTests : IAsyncLifetime
     public async Task Requests_with_the_same_header_key_go_to_the_same_backend(BalancerKind kind)
     {
         using var provider = MeshTestHost.Build(
-            m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+            m => m.AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray()),
             handler: o =>
             {
                 o.Balancer = kind;
@@ -46,10 +33,10 @@ public sealed class HashRoutingIntegrationTests : IAsyncLifetime
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, "/cart");
                 request.Headers.Add("x-user", $"user-{user}");
-                int[] before = _backends.Select(b => b.Count).ToArray();
+                int[] before = Backends.Select(b => b.Count).ToArray();
                 using var response = await client.SendAsync(request);
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-                string served = _backends.Where((b, i) => b.Count > before[i]).Single().Name;
+                string served = Backends.Where((b, i) => b.Count > before[i]).Single().Name;
                 if (round == 0)
                 {
                     backendOf[$"user-{user}"] = served;
@@ -68,7 +55,7 @@ public sealed class HashRoutingIntegrationTests : IAsyncLifetime
     public async Task The_per_request_hash_key_pins_requests_to_one_backend()
     {
         using var provider = MeshTestHost.Build(
-            m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+            m => m.AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray()),
             handler: o => o.Balancer = BalancerKind.Maglev);
         var client = provider.Client();
 
@@ -80,6 +67,6 @@ public sealed class HashRoutingIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        Assert.Single(_backends, b => b.Count == 20);
+        Assert.Single(Backends, b => b.Count == 20);
     }
 }

@@ -7,29 +7,16 @@ using Microsoft.Extensions.Logging;
 namespace Mesh.Client.Tests.Diagnostics;
 
 /// <summary>State changes are logged once each, with their event ids; requests are not logged above Debug.</summary>
-public sealed class LogsTests : IAsyncLifetime
+public sealed class LogsTests : BackendFleetTests
 {
-    private readonly List<TestBackend> _backends = [];
-
-    public async Task InitializeAsync()
+    public LogsTests()
+        : base(count: 2)
     {
-        for (int i = 0; i < 2; i++)
-        {
-            _backends.Add(await TestBackend.StartAsync($"b{i}"));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
     }
 
     private async Task<TelemetryTestHost> StartAsync()
     {
-        var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()));
+        var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray()));
         using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
         response.EnsureSuccessStatusCode();
         return host;
@@ -49,13 +36,13 @@ public sealed class LogsTests : IAsyncLifetime
     public async Task A_real_ejection_its_end_and_the_readmission_are_logged_once_each_with_their_ids()
     {
         var time = new ManualTimeProvider();
-        var failing = _backends[0];
+        var failing = Backends[0];
         failing.Handler = ctx =>
         {
             ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return Task.CompletedTask;
         };
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray()),
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray()),
             handler: o => o.PassiveHealth.EjectionJitter = 0, timeProvider: time);
 
         for (int i = 0; i < 12; i++) // each 503 is retried on the other endpoint; five in a row eject

@@ -5,30 +5,12 @@ using Mesh.Client.Tests.Infrastructure;
 namespace Mesh.Client.Tests.Diagnostics;
 
 /// <summary>The snapshot API reports what the mesh knows: services, endpoints, health, load, latency.</summary>
-public sealed class MeshDiagnosticsTests : IAsyncLifetime
+public sealed class MeshDiagnosticsTests : BackendFleetTests
 {
-    private readonly List<TestBackend> _backends = [];
-
-    public async Task InitializeAsync()
-    {
-        for (int i = 0; i < 3; i++)
-        {
-            _backends.Add(await TestBackend.StartAsync($"b{i}"));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
-    }
-
     [Fact]
     public void Before_any_request_the_snapshot_has_no_services()
     {
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address));
 
         Assert.Empty(host.Provider.GetRequiredService<IMeshDiagnostics>().GetSnapshot().Services);
     }
@@ -39,7 +21,7 @@ public sealed class MeshDiagnosticsTests : IAsyncLifetime
         var time = new ManualTimeProvider();
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
-        services.AddMeshClient().AddStaticEndpoints("catalog", _backends.Select(b => b.Address).ToArray());
+        services.AddMeshClient().AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray());
         services.AddHttpClient("shop", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin);
         using var provider = services.BuildServiceProvider();
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("shop");
@@ -63,7 +45,7 @@ public sealed class MeshDiagnosticsTests : IAsyncLifetime
         Assert.True(service.IsResolved);
         Assert.False(service.IsPanic);
         Assert.Null(service.LastError);
-        Assert.Equal(_backends.Select(b => b.Authority), service.Endpoints.Select(e => e.Address));
+        Assert.Equal(Backends.Select(b => b.Authority), service.Endpoints.Select(e => e.Address));
         Assert.All(service.Endpoints, e =>
         {
             Assert.Equal(2, e.Requests);
@@ -80,7 +62,7 @@ public sealed class MeshDiagnosticsTests : IAsyncLifetime
     [Fact]
     public async Task Snapshot_reports_panic_and_the_resolvers_last_error()
     {
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address));
         using (var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)))
         {
             response.EnsureSuccessStatusCode();
@@ -103,7 +85,7 @@ public sealed class MeshDiagnosticsTests : IAsyncLifetime
     [Fact]
     public async Task Seed_latency_is_reported_before_the_first_sample()
     {
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address));
         using (var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative)))
         {
             response.EnsureSuccessStatusCode();

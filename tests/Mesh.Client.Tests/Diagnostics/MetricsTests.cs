@@ -8,29 +8,9 @@ using Microsoft.Extensions.Configuration;
 namespace Mesh.Client.Tests.Diagnostics;
 
 /// <summary>Each instrument of the <c>Mesh.Client</c> meter, observed with a MeterListener during real requests.</summary>
-public sealed class MetricsTests : IAsyncLifetime
+public sealed class MetricsTests : BackendFleetTests
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
-    private readonly List<TestBackend> _backends = [];
-
-    public async Task InitializeAsync()
-    {
-        for (int i = 0; i < 3; i++)
-        {
-            _backends.Add(await TestBackend.StartAsync($"b{i}"));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
-    }
-
-    private string[] Addresses => _backends.Select(b => b.Address).ToArray();
-
     private static async Task SendAsync(HttpClient client, int count, HttpStatusCode expected = HttpStatusCode.OK)
     {
         for (int i = 0; i < count; i++)
@@ -55,7 +35,7 @@ public sealed class MetricsTests : IAsyncLifetime
             Assert.Equal("catalog", m.Tag(MeshInstruments.ServiceTag));
             Assert.Equal("success", m.Tag(MeshInstruments.OutcomeTag));
         });
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             Assert.Equal(2, requests.Where(m => m.Tag(MeshInstruments.EndpointTag) == backend.Authority).Sum(m => m.Value));
         }
@@ -64,7 +44,7 @@ public sealed class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task Request_duration_histogram_records_seconds_for_every_attempt()
     {
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address));
 
         await SendAsync(host.Client, 3);
 
@@ -74,7 +54,7 @@ public sealed class MetricsTests : IAsyncLifetime
         {
             Assert.InRange(m.Value, 0, s_wait.TotalSeconds); // seconds, not milliseconds or ticks
             Assert.True(m.Value > 0);
-            Assert.Equal(_backends[0].Authority, m.Tag(MeshInstruments.EndpointTag));
+            Assert.Equal(Backends[0].Authority, m.Tag(MeshInstruments.EndpointTag));
             Assert.Equal("success", m.Tag(MeshInstruments.OutcomeTag));
         });
     }
@@ -82,12 +62,12 @@ public sealed class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task A_503_is_recorded_with_outcome_failure_status()
     {
-        _backends[0].Handler = ctx =>
+        Backends[0].Handler = ctx =>
         {
             ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return Task.CompletedTask;
         };
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address), handler: o => o.Retry.Enabled = false);
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address), handler: o => o.Retry.Enabled = false);
 
         await SendAsync(host.Client, 2, HttpStatusCode.ServiceUnavailable);
 
@@ -130,7 +110,7 @@ public sealed class MetricsTests : IAsyncLifetime
     {
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        foreach (var backend in _backends.Take(2))
+        foreach (var backend in Backends.Take(2))
         {
             backend.Handler = async ctx =>
             {
@@ -140,7 +120,7 @@ public sealed class MetricsTests : IAsyncLifetime
             };
         }
 
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address));
 
         var pending = host.Client.GetAsync(new Uri("/items", UriKind.Relative));
         await arrived.Task.WaitAsync(s_wait);
@@ -153,8 +133,8 @@ public sealed class MetricsTests : IAsyncLifetime
 
         var after = host.Metrics.Observe(MeshInstruments.EndpointInFlight);
 
-        var busy = _backends.Take(2).Single(b => b.Count == 1);
-        var idle = _backends.Take(2).Single(b => b.Count == 0);
+        var busy = Backends.Take(2).Single(b => b.Count == 1);
+        var idle = Backends.Take(2).Single(b => b.Count == 0);
         Assert.Equal(1, during.Single(m => m.Tag(MeshInstruments.EndpointTag) == busy.Authority).Value);
         Assert.Equal(0, during.Single(m => m.Tag(MeshInstruments.EndpointTag) == idle.Authority).Value);
         Assert.Equal(2, after.Count);
@@ -187,7 +167,7 @@ public sealed class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task A_real_ejection_is_counted_with_its_endpoint_and_shows_in_the_endpoints_gauge()
     {
-        var failing = _backends[1];
+        var failing = Backends[1];
         failing.Handler = ctx =>
         {
             ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -218,19 +198,19 @@ public sealed class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task A_retry_on_another_endpoint_is_counted_with_the_outcome_it_retried()
     {
-        _backends[0].Handler = ctx =>
+        Backends[0].Handler = ctx =>
         {
             ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return Task.CompletedTask;
         };
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address));
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address));
 
         await SendAsync(host.Client, 4); // every request succeeds: each 503 is retried on the other endpoint
 
         var failed = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.OutcomeTag) == "failure_status").ToArray();
         var retries = host.Metrics.Of(MeshInstruments.Retries);
         Assert.NotEmpty(failed);
-        Assert.All(failed, m => Assert.Equal(_backends[0].Authority, m.Tag(MeshInstruments.EndpointTag)));
+        Assert.All(failed, m => Assert.Equal(Backends[0].Authority, m.Tag(MeshInstruments.EndpointTag)));
         Assert.Equal(failed.Length, retries.Sum(m => m.Value)); // one retry per failed attempt
         Assert.All(retries, m =>
         {
@@ -244,7 +224,7 @@ public sealed class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task A_retry_refused_by_an_empty_budget_is_counted_as_budget_exhausted()
     {
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             backend.Handler = ctx =>
             {
@@ -270,12 +250,12 @@ public sealed class MetricsTests : IAsyncLifetime
     public async Task A_hedge_is_counted_when_the_first_attempt_is_slow()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _backends[0].Handler = async ctx =>
+        Backends[0].Handler = async ctx =>
         {
             await release.Task.WaitAsync(ctx.RequestAborted);
             await ctx.Response.WriteAsync("slow");
         };
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address), handler: o =>
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address), handler: o =>
         {
             o.Hedging.Enabled = true;
             o.Hedging.Delay = TimeSpan.FromMilliseconds(50);
@@ -291,26 +271,26 @@ public sealed class MetricsTests : IAsyncLifetime
         release.SetResult();
         Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.Hedges)).Value);
         var attempts = await host.Metrics.WaitForAsync(MeshInstruments.Requests, r => r.Count == 2, s_wait);
-        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == _backends[1].Authority && m.Tag(MeshInstruments.OutcomeTag) == "success");
-        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == _backends[0].Authority && m.Tag(MeshInstruments.OutcomeTag) == "canceled");
+        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == Backends[1].Authority && m.Tag(MeshInstruments.OutcomeTag) == "success");
+        Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == Backends[0].Authority && m.Tag(MeshInstruments.OutcomeTag) == "canceled");
     }
 
     [Fact]
     public async Task Heartbeats_record_their_duration_and_result_per_endpoint()
     {
-        _backends[1].Handler = ctx =>
+        Backends[1].Handler = ctx =>
         {
             ctx.Response.StatusCode = ctx.Request.Path == "/healthz" ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
             return Task.CompletedTask;
         };
-        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", _backends[0].Address, _backends[1].Address),
+        using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address),
             handler: o => o.HealthCheck.Path = "/healthz");
 
         await SendAsync(host.Client, 1); // creates the service; each endpoint is probed at once
 
         var beats = await host.Metrics.WaitForAsync(MeshInstruments.HeartbeatDuration, r => r.Count >= 2, s_wait);
-        var healthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == _backends[0].Authority);
-        var unhealthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == _backends[1].Authority);
+        var healthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == Backends[0].Authority);
+        var unhealthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == Backends[1].Authority);
         Assert.Equal("healthy", healthy.Tag(MeshInstruments.HeartbeatResultTag));
         Assert.Equal("unhealthy", unhealthy.Tag(MeshInstruments.HeartbeatResultTag));
         Assert.All(beats, m => Assert.InRange(m.Value, 0, s_wait.TotalSeconds));
@@ -321,13 +301,13 @@ public sealed class MetricsTests : IAsyncLifetime
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Services:catalog:http:0"] = _backends[0].Address,
+            ["Services:catalog:http:0"] = Backends[0].Address,
         }).Build();
         using var host = TelemetryTestHost.Start(configuration: configuration);
         await SendAsync(host.Client, 1);
         Assert.Equal(1, host.Metrics.Of(MeshInstruments.ResolverUpdates).Sum(m => m.Value)); // the first snapshot
 
-        configuration["Services:catalog:http:1"] = _backends[1].Address;
+        configuration["Services:catalog:http:1"] = Backends[1].Address;
         configuration.Reload();
         configuration.Reload(); // same endpoints again: not an update
 

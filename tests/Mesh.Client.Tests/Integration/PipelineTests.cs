@@ -8,28 +8,8 @@ using Microsoft.Extensions.Configuration;
 namespace Mesh.Client.Tests.Integration;
 
 /// <summary>The request path end to end: an HttpClient from IHttpClientFactory, the mesh handler, three real Kestrel backends.</summary>
-public sealed class PipelineTests : IAsyncLifetime
+public sealed class PipelineTests : BackendFleetTests
 {
-    private readonly List<TestBackend> _backends = [];
-
-    private string[] Addresses => _backends.Select(b => b.Address).ToArray();
-
-    public async Task InitializeAsync()
-    {
-        for (int i = 0; i < 3; i++)
-        {
-            _backends.Add(await TestBackend.StartAsync($"b{i}"));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
-    }
-
     private ServiceProvider RoundRobinOverStatic() =>
         MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Addresses), handler: o => o.Balancer = BalancerKind.RoundRobin);
 
@@ -45,7 +25,7 @@ public sealed class PipelineTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        Assert.All(_backends, b => Assert.Equal(10, b.Count));
+        Assert.All(Backends, b => Assert.Equal(10, b.Count));
     }
 
     [Fact]
@@ -59,7 +39,7 @@ public sealed class PipelineTests : IAsyncLifetime
 
         using var response = await client.SendAsync(request);
 
-        var received = Assert.Single(_backends.SelectMany(b => b.Received));
+        var received = Assert.Single(Backends.SelectMany(b => b.Received));
         Assert.Equal("/items/a%2Fb/42?q=caf%C3%A9&page=2", received.PathAndQuery);
         Assert.Equal("abc", received.Headers["X-Trace"]);
         Assert.Equal("Bearer token-1", received.Headers["Authorization"]);
@@ -77,7 +57,7 @@ public sealed class PipelineTests : IAsyncLifetime
         using var response = await client.PostAsync(new Uri("/upload", UriKind.Relative), new ByteArrayContent(payload));
         using var json = await client.PostAsJsonAsync(new Uri("/json", UriKind.Relative), new { name = "héllo", n = 3 });
 
-        var received = _backends.SelectMany(b => b.Received).ToList();
+        var received = Backends.SelectMany(b => b.Received).ToList();
         Assert.Equal(payload, received.Single(r => r.PathAndQuery == "/upload").Body);
         Assert.Equal("POST", received.Single(r => r.PathAndQuery == "/upload").Method);
         Assert.Equal("{\"name\":\"h\\u00E9llo\",\"n\":3}", Encoding.UTF8.GetString(received.Single(r => r.PathAndQuery == "/json").Body));
@@ -96,14 +76,14 @@ public sealed class PipelineTests : IAsyncLifetime
         }));
 
         Assert.All(responses, s => Assert.Equal(HttpStatusCode.OK, s));
-        Assert.Equal(300, _backends.Sum(b => b.Count));
-        Assert.All(_backends, b => Assert.Equal(100, b.Count));
+        Assert.Equal(300, Backends.Sum(b => b.Count));
+        Assert.All(Backends, b => Assert.Equal(100, b.Count));
     }
 
     [Fact]
     public async Task A_configuration_change_adds_and_removes_endpoints_while_traffic_runs_without_a_failed_request()
     {
-        var source = new MutableConfigurationSource(Config(_backends[0], _backends[1]));
+        var source = new MutableConfigurationSource(Config(Backends[0], Backends[1]));
         var configuration = new ConfigurationBuilder().Add(source).Build();
         using var provider = MeshTestHost.Build(configuration: configuration, handler: o => o.Balancer = BalancerKind.RoundRobin);
         var client = provider.Client();
@@ -132,22 +112,22 @@ public sealed class PipelineTests : IAsyncLifetime
         }
 
         var traffic = Enumerable.Range(0, 4).Select(_ => Task.Run(TrafficAsync)).ToArray();
-        await WaitUntilAsync(() => _backends[0].Count > 0 && _backends[1].Count > 0);
+        await WaitUntilAsync(() => Backends[0].Count > 0 && Backends[1].Count > 0);
 
-        source.Replace(Config(_backends[0], _backends[1], _backends[2])); // add b2
-        await WaitUntilAsync(() => _backends[2].Count > 5);
+        source.Replace(Config(Backends[0], Backends[1], Backends[2])); // add b2
+        await WaitUntilAsync(() => Backends[2].Count > 5);
 
-        source.Replace(Config(_backends[1], _backends[2])); // remove b0
-        int b0AfterRemoval = _backends[0].Count;
-        int b1Before = _backends[1].Count;
-        await WaitUntilAsync(() => _backends[1].Count > b1Before + 20);
+        source.Replace(Config(Backends[1], Backends[2])); // remove b0
+        int b0AfterRemoval = Backends[0].Count;
+        int b1Before = Backends[1].Count;
+        await WaitUntilAsync(() => Backends[1].Count > b1Before + 20);
         await stop.CancelAsync();
         await Task.WhenAll(traffic);
 
         Assert.Equal(0, failures);
         Assert.True(sent > 30);
         // Requests already past the pick when b0 was removed may still land on it; none start after.
-        Assert.InRange(_backends[0].Count - b0AfterRemoval, 0, 4);
+        Assert.InRange(Backends[0].Count - b0AfterRemoval, 0, 4);
     }
 
     [Fact]
@@ -161,7 +141,7 @@ public sealed class PipelineTests : IAsyncLifetime
         Assert.Equal("catalgo", error.ServiceName);
         Assert.Equal(["configuration", "static"], error.ResolversAsked);
         Assert.Contains("'catalgo'", error.Message, StringComparison.Ordinal);
-        Assert.All(_backends, b => Assert.Equal(0, b.Count));
+        Assert.All(Backends, b => Assert.Equal(0, b.Count));
     }
 
     [Fact]
@@ -173,7 +153,7 @@ public sealed class PipelineTests : IAsyncLifetime
         using var provider = services.BuildServiceProvider();
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("test");
 
-        using var response = await client.GetAsync(new Uri($"{_backends[1].Address}/direct"));
+        using var response = await client.GetAsync(new Uri($"{Backends[1].Address}/direct"));
 
         Assert.Equal("b1", await response.Content.ReadAsStringAsync());
     }
@@ -220,8 +200,8 @@ public sealed class PipelineTests : IAsyncLifetime
             await provider.Client().GetAsync(new Uri("/h", UriKind.Relative));
         }
 
-        var first = Assert.Single(_backends.SelectMany(b => b.Received));
-        var backend = _backends.Single(b => b.Count == 1);
+        var first = Assert.Single(Backends.SelectMany(b => b.Received));
+        var backend = Backends.Single(b => b.Count == 1);
         Assert.Equal(backend.Authority, first.Host);
 
         using (var provider = MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Addresses),
@@ -230,7 +210,7 @@ public sealed class PipelineTests : IAsyncLifetime
             await provider.Client().GetAsync(new Uri("/h2", UriKind.Relative));
         }
 
-        var second = _backends.SelectMany(b => b.Received).Single(r => r.PathAndQuery == "/h2");
+        var second = Backends.SelectMany(b => b.Received).Single(r => r.PathAndQuery == "/h2");
         Assert.Equal("catalog", second.Host);
     }
 

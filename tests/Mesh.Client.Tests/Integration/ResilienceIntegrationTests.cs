@@ -8,31 +8,13 @@ using Microsoft.AspNetCore.Http;
 namespace Mesh.Client.Tests.Integration;
 
 /// <summary>Health and resilience end to end: real Kestrel backends on loopback that fail, hang, die and come back.</summary>
-public sealed class ResilienceIntegrationTests : IAsyncLifetime
+public sealed class ResilienceIntegrationTests : BackendFleetTests
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(60);
-    private readonly List<TestBackend> _backends = [];
-
-    public async Task InitializeAsync()
-    {
-        for (int i = 0; i < 3; i++)
-        {
-            _backends.Add(await TestBackend.StartAsync($"b{i}"));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
-    }
-
     // Round robin: these tests need to know which backend an attempt goes to. (Peak-EWMA, the default, steers away from
     // a failing backend by itself, so a killed one would never collect the failures that eject it.)
     private ServiceProvider Host(Action<MeshServiceOptions>? configure = null, int count = 3) =>
-        MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", _backends.Take(count).Select(b => b.Address).ToArray()), handler: o =>
+        MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Backends.Take(count).Select(b => b.Address).ToArray()), handler: o =>
         {
             o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin;
             configure?.Invoke(o);
@@ -69,7 +51,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
         }
 
         var state = State(provider);
-        var victim = _backends[1];
+        var victim = Backends[1];
         var endpoint = state.Endpoints.Find("http://" + victim.Authority)!;
         var ejected = Await(state, HealthTransitionKind.Ejected, endpoint.Key);
         var readmitted = Await(state, HealthTransitionKind.Readmitted, endpoint.Key);
@@ -104,7 +86,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
         Assert.InRange(Interlocked.Read(ref attemptsAtEjection) - attemptsBeforeKill, 1, 5);
 
         var restarted = await TestBackend.StartAsync(port, "b1-restarted");
-        _backends[1] = restarted;
+        Backends[1] = restarted;
         var deadline = DateTime.UtcNow + s_wait;
         while (!readmitted.Task.IsCompleted && DateTime.UtcNow < deadline)
         {
@@ -119,7 +101,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
     [Fact]
     public async Task With_heartbeats_a_dead_backend_is_marked_unhealthy_without_traffic()
     {
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             backend.Handler = ctx => ctx.Response.WriteAsync("ok");
         }
@@ -136,10 +118,10 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
         }
 
         var state = State(provider);
-        var key = "http://" + _backends[2].Authority;
+        var key = "http://" + Backends[2].Authority;
         var unhealthy = Await(state, HealthTransitionKind.ActiveUnhealthy, key);
-        await _backends[2].DisposeAsync();
-        _backends.RemoveAt(2);
+        await Backends[2].DisposeAsync();
+        Backends.RemoveAt(2);
 
         var transition = await unhealthy.Task.WaitAsync(s_wait);
         Assert.DoesNotContain(state.Endpoints.Routable.ToArray(), e => e.Key == key);
@@ -149,7 +131,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
     [Fact]
     public async Task When_every_backend_fails_retries_stay_within_the_budget()
     {
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             backend.Handler = ctx =>
             {
@@ -167,7 +149,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         }
 
-        int attempts = _backends.Sum(b => b.Count);
+        int attempts = Backends.Sum(b => b.Count);
         // Finagle's budget: 20 % of requests plus a reserve of 10 retries/s × 10 s ttl.
         Assert.InRange(attempts, requests + 1, (int)(1.2 * requests) + 100);
     }
@@ -176,7 +158,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
     public async Task A_cancelled_caller_is_never_counted_against_the_endpoint_and_not_retried()
     {
         var arrived = new SemaphoreSlim(0);
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             backend.Handler = async ctx =>
             {
@@ -197,7 +179,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
         }
 
         var state = State(provider);
-        Assert.Equal(6, _backends.Sum(b => b.Count));
+        Assert.Equal(6, Backends.Sum(b => b.Count));
         Assert.All(state.Endpoints.Endpoints.ToArray(), e =>
         {
             Assert.Equal(0, e.Health.ConsecutiveFailures);
@@ -208,7 +190,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
     [Fact]
     public async Task A_post_is_not_retried_unless_the_request_opts_in()
     {
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             backend.Handler = ctx =>
             {
@@ -224,7 +206,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         }
 
-        Assert.Equal(1, _backends.Sum(b => b.Count));
+        Assert.Equal(1, Backends.Sum(b => b.Count));
 
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/orders", UriKind.Relative)) { Content = new StringContent("again") };
         request.Options.Set(MeshRequestOptions.AllowRetry, true);
@@ -233,15 +215,15 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         }
 
-        Assert.Equal(1 + 3, _backends.Sum(b => b.Count));
-        Assert.All(_backends.SelectMany(b => b.Received).Where(r => r.Method == "POST" && r.Body.Length == 5),
+        Assert.Equal(1 + 3, Backends.Sum(b => b.Count));
+        Assert.All(Backends.SelectMany(b => b.Received).Where(r => r.Method == "POST" && r.Body.Length == 5),
             r => Assert.Equal("again", System.Text.Encoding.UTF8.GetString(r.Body)));
     }
 
     [Fact]
     public async Task Buffered_content_is_replayed_on_another_endpoint_and_a_non_rewindable_stream_is_not_retried()
     {
-        _backends[0].Handler = ctx =>
+        Backends[0].Handler = ctx =>
         {
             ctx.Response.StatusCode = 503;
             return Task.CompletedTask;
@@ -255,7 +237,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        Assert.Equal("payload", System.Text.Encoding.UTF8.GetString(_backends[1].Received.Single().Body));
+        Assert.Equal("payload", System.Text.Encoding.UTF8.GetString(Backends[1].Received.Single().Body));
 
         // Next turn is b2 (fine), then b0 again: a stream of unknown length sent to b0 is returned as is.
         using (var ok = await client.GetAsync(new Uri("/", UriKind.Relative)))
@@ -269,14 +251,14 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         }
 
-        Assert.Equal(2, _backends[0].Count);
+        Assert.Equal(2, Backends[0].Count);
     }
 
     [Fact]
     public async Task Retry_after_is_honoured_when_the_only_endpoint_is_retried_and_too_long_a_wait_is_returned()
     {
         int calls = 0;
-        _backends[0].Handler = ctx =>
+        Backends[0].Handler = ctx =>
         {
             if (Interlocked.Increment(ref calls) == 1)
             {
@@ -294,9 +276,9 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        Assert.Equal(2, _backends[0].Count);
+        Assert.Equal(2, Backends[0].Count);
 
-        _backends[0].Handler = ctx =>
+        Backends[0].Handler = ctx =>
         {
             ctx.Response.StatusCode = 503;
             ctx.Response.Headers.RetryAfter = "3600";
@@ -307,13 +289,13 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         }
 
-        Assert.Equal(3, _backends[0].Count);
+        Assert.Equal(3, Backends[0].Count);
     }
 
     [Fact]
     public async Task A_hanging_backend_is_cut_off_by_the_attempt_timeout_counted_as_a_timeout_and_the_request_retried()
     {
-        _backends[0].Handler = ctx => Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+        Backends[0].Handler = ctx => Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
         using var provider = Host(o => o.Timeouts.Attempt = TimeSpan.FromMilliseconds(300));
         var client = provider.Client();
 
@@ -322,14 +304,14 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        var hung = State(provider).Endpoints.Find("http://" + _backends[0].Authority)!;
+        var hung = State(provider).Endpoints.Find("http://" + Backends[0].Authority)!;
         Assert.Equal(1, hung.Health.ConsecutiveFailures);
     }
 
     [Fact]
     public async Task The_total_timeout_ends_the_request_with_a_timeout()
     {
-        foreach (var backend in _backends)
+        foreach (var backend in Backends)
         {
             backend.Handler = ctx => Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
         }
@@ -344,7 +326,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
     public async Task A_hedge_answers_for_a_slow_backend_and_the_loser_is_cancelled_not_counted()
     {
         var slowAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _backends[0].Handler = async ctx =>
+        Backends[0].Handler = async ctx =>
         {
             await Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
             slowAborted.TrySetResult();
@@ -364,7 +346,7 @@ public sealed class ResilienceIntegrationTests : IAsyncLifetime
         }
 
         await slowAborted.Task.WaitAsync(s_wait);
-        var slow = State(provider).Endpoints.Find("http://" + _backends[0].Authority)!;
+        var slow = State(provider).Endpoints.Find("http://" + Backends[0].Authority)!;
         Assert.Equal(0, slow.Health.ConsecutiveFailures);
         Assert.Equal(EjectionPhase.None, slow.Health.Phase);
     }
