@@ -14,7 +14,7 @@ public class RingBuildBenchmarks
     public int RingSize { get; set; }
 
     [GlobalSetup]
-    public void Setup() => _set = new EndpointSet(Enumerable.Range(0, 100).Select(i => new Endpoint("http", $"10.0.0.{i + 1}", 8080)));
+    public void Setup() => _set = new EndpointSet(Enumerable.Range(0, 100).Select(i => new MeshEndpoint("http", $"10.0.0.{i + 1}", 8080)));
 
     [Benchmark]
     public int BuildRing() => RingHashBalancer.Ring.Build(_set, RingSize, RingSize).Hashes.Length;
@@ -30,7 +30,7 @@ public class MaglevBuildBenchmarks
     public int Endpoints { get; set; }
 
     [GlobalSetup]
-    public void Setup() => _set = new EndpointSet(Enumerable.Range(0, Endpoints).Select(i => new Endpoint("http", $"10.0.{i / 256}.{i % 256}", 8080)));
+    public void Setup() => _set = new EndpointSet(Enumerable.Range(0, Endpoints).Select(i => new MeshEndpoint("http", $"10.0.{i / 256}.{i % 256}", 8080)));
 
     [Benchmark]
     public int BuildTable() => MaglevBalancer.LookupTable.Build(_set, MaglevOptions.DefaultTableSize).Slots.Length;

@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
-using Mesh.Client.Hashing;
 
 namespace Mesh.Client.Benchmarks;
 
@@ -38,16 +37,16 @@ public class PickBenchmarks
 
         // Weights 1-3 so the weighted policies do their weighted work.
         var endpoints = Enumerable.Range(0, Endpoints)
-            .Select(i => new Endpoint("http", $"10.{i / 65536}.{i / 256 % 256}.{i % 256}", 8080, 1 + (i % 3)));
+            .Select(i => new MeshEndpoint("http", $"10.{i / 65536}.{i / 256 % 256}.{i % 256}", 8080, 1 + (i % 3)));
         _balancer.Update(new EndpointSet(endpoints));
         for (int i = 0; i < _hashes.Length; i++)
         {
-            _hashes[i] = XxHash64.HashToUInt64($"user-{i}");
+            _hashes[i] = Mesh.Client.Balancing.Utf8XxHash64.Hash($"user-{i}");
         }
     }
 
     [Benchmark]
-    public Endpoint? Pick()
+    public MeshEndpoint? Pick()
     {
         int i = _next++ & (1024 - 1);
         return _balancer.Pick(new PickContext(null, _hashes[i]));

@@ -7,7 +7,7 @@ namespace Mesh.Client.LatencyLab;
 /// <see cref="ILoadBalancer"/>; it may also react to completions (passive ejection: republish the endpoint set with an
 /// endpoint unroutable), start several attempts (hedging: a second attempt after a delay, cancel the loser), or retry.
 /// </summary>
-public interface IRequestStrategy
+internal interface IRequestStrategy
 {
     /// <summary>The name the results table shows.</summary>
     string Name { get; }
@@ -20,7 +20,7 @@ public interface IRequestStrategy
 }
 
 /// <summary>One attempt per request, to whatever the balancer picks: what the mesh does without retries or hedging.</summary>
-public sealed class SingleAttemptStrategy(string name, Func<Simulation, ILoadBalancer> createBalancer) : IRequestStrategy
+internal sealed class SingleAttemptStrategy(string name, Func<Simulation, ILoadBalancer> createBalancer) : IRequestStrategy
 {
     private ILoadBalancer? _balancer;
 

@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -25,7 +24,7 @@ namespace Mesh.Client.LatencyLab;
 /// (a percentile of recent latencies, or the fixed delay) a second attempt goes to another endpoint, paid from the
 /// budget, the first answer wins and the loser is cancelled (<see cref="AttemptOutcome.Canceled"/>, not a failure).
 /// </remarks>
-public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<Simulation, ILoadBalancer> createBalancer, int seed) : IRequestStrategy, IDisposable
+internal sealed class MeshStrategy(string name, MeshServiceOptions options, Func<Simulation, ILoadBalancer> createBalancer, int seed) : IRequestStrategy, IDisposable
 {
     private ServiceState? _state;
 
@@ -54,7 +53,7 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
         _state = new ServiceState("lab", new EndpointQuery("lab", ["http"]), options, createBalancer(simulation), simulation.Clock,
             NullLogger.Instance, random: new Random(seed));
         _state.HealthTransitioned += t => Ejections += t.Kind == HealthTransitionKind.Ejected ? 1 : 0;
-        _state.OnEndpoints(simulation.Endpoints.Endpoints.ToArray());
+        _state.OnEndpoints(simulation.Endpoints.Select(e => e.Address).ToArray());
     }
 
     public void Send(SimulatedRequest request, Simulation simulation) => new Request(this, _state!, request, simulation).Start();
@@ -64,7 +63,7 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
     /// <summary>One request's attempts: the current group (the first attempt and its hedges) and the retries after it.</summary>
     private sealed class Request(MeshStrategy owner, ServiceState state, SimulatedRequest request, Simulation simulation)
     {
-        private readonly List<Endpoint> _tried = [];
+        private readonly List<MeshEndpoint> _tried = [];
         private readonly List<Attempt> _running = [];
         private int _groups;
         private int _launchedInGroup;
@@ -82,13 +81,13 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
             StartGroup(endpoint);
         }
 
-        private void StartGroup(Endpoint endpoint)
+        private void StartGroup(MeshEndpoint endpoint)
         {
             _launchedInGroup = 0;
             Launch(endpoint);
         }
 
-        private void Launch(Endpoint endpoint)
+        private void Launch(MeshEndpoint endpoint)
         {
             _tried.Add(endpoint);
             _launchedInGroup++;
@@ -134,14 +133,14 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
 
         private void OnAnswered(Attempt attempt)
         {
-            state.Detector?.OnAttemptCompleted(attempt.Endpoint, AttemptOutcome.Success);
+            state.Detector?.OnAttemptCompleted(attempt.MeshEndpoint, AttemptOutcome.Success);
             state.Latency?.Record(simulation.Clock.Now - attempt.Started);
             _running.Remove(attempt);
             foreach (var loser in _running)
             {
                 if (loser.TryFinish(AttemptOutcome.Canceled))
                 {
-                    state.Detector?.OnAttemptCompleted(loser.Endpoint, AttemptOutcome.Canceled);
+                    state.Detector?.OnAttemptCompleted(loser.MeshEndpoint, AttemptOutcome.Canceled);
                 }
             }
 
@@ -151,7 +150,7 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
 
         private void OnFailed(Attempt attempt, AttemptOutcome outcome)
         {
-            state.Detector?.OnAttemptCompleted(attempt.Endpoint, outcome);
+            state.Detector?.OnAttemptCompleted(attempt.MeshEndpoint, outcome);
             _running.Remove(attempt);
             if (_running.Count > 0)
             {
@@ -184,7 +183,7 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
         }
 
         /// <summary><c>MeshHandler.Pick</c>: an endpoint not yet tried; a probing endpoint takes one attempt at a time.</summary>
-        private Endpoint? Pick()
+        private MeshEndpoint? Pick()
         {
             var endpoint = state.Balancer.Pick(new PickContext(null, null, CollectionsMarshal.AsSpan(_tried)));
             if (endpoint is null || endpoint.Health.TryBeginAttempt())
@@ -192,7 +191,7 @@ public sealed class MeshStrategy(string name, MeshServiceOptions options, Func<S
                 return endpoint;
             }
 
-            var avoid = new List<Endpoint>(_tried);
+            var avoid = new List<MeshEndpoint>(_tried);
             for (int refusals = 0; refusals < 2 && !avoid.Contains(endpoint); refusals++)
             {
                 avoid.Add(endpoint);

@@ -1,7 +1,7 @@
 namespace Mesh.Client.LatencyLab;
 
 /// <summary>Nearest-rank percentiles of a latency sample.</summary>
-public static class Percentiles
+internal static class Percentiles
 {
     public static readonly double[] Reported = [50, 90, 95, 99, 99.9, 99.99];
 

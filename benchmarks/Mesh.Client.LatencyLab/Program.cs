@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Mesh.Client;
 using Mesh.Client.Balancing;
 using Mesh.Client.LatencyLab;
-using Mesh.Client.Options;
 
 // The latency experiment: why PeakEwma is the default. Replicates Linkerd's "Beyond Round Robin" setup in virtual time
 // with the real balancer objects. Deterministic: the same seed gives the same table.

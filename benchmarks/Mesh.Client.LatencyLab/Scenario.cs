@@ -4,7 +4,7 @@ namespace Mesh.Client.LatencyLab;
 /// The experiment's world: Linkerd's "Beyond Round Robin" (and Finagle's) setup by default: 11 replicas answering in
 /// N(167 ms, 5 ms), 1,000 requests a second for 60 seconds, one replica stuck at 2 seconds from 15 s to 45 s.
 /// </summary>
-public sealed record Scenario
+internal sealed record Scenario
 {
     public int Endpoints { get; init; } = 11;
 

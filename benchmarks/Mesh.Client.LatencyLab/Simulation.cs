@@ -9,7 +9,7 @@ namespace Mesh.Client.LatencyLab;
 /// whether it retries, hedges or ejects); attempts hold real <see cref="EndpointLease"/>s, so the balancers see the
 /// same in-flight counts and latency samples they would see in production.
 /// </summary>
-public sealed class Simulation
+internal sealed class Simulation
 {
     private readonly PriorityQueue<Action, (TimeSpan Time, long Sequence)> _events = new();
     private readonly List<double> _latenciesMs = [];
@@ -21,7 +21,7 @@ public sealed class Simulation
         Scenario = scenario;
         Clock = new VirtualClock(At);
         _serverRandom = new Random(scenario.Seed);
-        Endpoints = new EndpointSet(Enumerable.Range(0, scenario.Endpoints).Select(i => new Endpoint("http", $"10.0.0.{i + 1}", 8080)));
+        Endpoints = new EndpointSet(Enumerable.Range(0, scenario.Endpoints).Select(i => new MeshEndpoint("http", $"10.0.0.{i + 1}", 8080)));
     }
 
     public Scenario Scenario { get; }
@@ -47,7 +47,7 @@ public sealed class Simulation
     /// Starts an attempt against <paramref name="endpoint"/> now: the replica answers after its service time, the
     /// lease completes (latency into the endpoint's estimate), then <paramref name="onCompleted"/> runs.
     /// </summary>
-    public Attempt StartAttempt(Endpoint endpoint, Action<Attempt> onCompleted)
+    public Attempt StartAttempt(MeshEndpoint endpoint, Action<Attempt> onCompleted)
     {
         int index = IndexOf(endpoint);
         var attempt = new Attempt(endpoint, endpoint.Begin(Clock), Clock.Now);
@@ -93,12 +93,12 @@ public sealed class Simulation
         }
     }
 
-    private int IndexOf(Endpoint endpoint)
+    private int IndexOf(MeshEndpoint endpoint)
     {
         var all = Endpoints.Endpoints;
         for (int i = 0; i < all.Length; i++)
         {
-            if (ReferenceEquals(all[i], endpoint))
+            if (string.Equals(all[i].Key, endpoint.Key, StringComparison.Ordinal))
             {
                 return i;
             }
@@ -109,7 +109,7 @@ public sealed class Simulation
 }
 
 /// <summary>One request from the client's point of view: when it arrived and whether it has been answered.</summary>
-public sealed class SimulatedRequest(TimeSpan start)
+internal sealed class SimulatedRequest(TimeSpan start)
 {
     public TimeSpan Start { get; } = start;
 
@@ -121,11 +121,11 @@ public sealed class SimulatedRequest(TimeSpan start)
 /// hedge) or <see cref="TryFinish"/> with <see cref="AttemptOutcome.Timeout"/> (the attempt timeout); the replica's
 /// later answer is then ignored.
 /// </summary>
-public sealed class Attempt(Endpoint endpoint, EndpointLease lease, TimeSpan started)
+internal sealed class Attempt(MeshEndpoint endpoint, EndpointLease lease, TimeSpan started)
 {
     private bool _done;
 
-    public Endpoint Endpoint { get; } = endpoint;
+    public MeshEndpoint MeshEndpoint { get; } = endpoint;
 
     public TimeSpan Started { get; } = started;
 

@@ -7,7 +7,7 @@ namespace Mesh.Client.LatencyLab;
 /// Writes the latency-by-percentile chart as a standalone SVG (no charting package is available here): x is the
 /// percentile on a "nines" scale, y the latency on a log scale, one line per strategy.
 /// </summary>
-public static class SvgChart
+internal static class SvgChart
 {
     private static readonly string[] Colors = ["#d62728", "#ff7f0e", "#1f77b4", "#e377c2", "#bcbd22", "#17becf", "#2ca02c", "#9467bd", "#8c564b"];
 

@@ -7,7 +7,7 @@ namespace Mesh.Client.LatencyLab;
 /// simulation: the detector's ejection timers and the balancers' slow-start timers fire at their virtual due time, on the
 /// simulation's one thread, in a deterministic order.
 /// </summary>
-public sealed class VirtualClock(Action<TimeSpan, Action> schedule) : TimeProvider
+internal sealed class VirtualClock(Action<TimeSpan, Action> schedule) : TimeProvider
 {
     private static readonly DateTimeOffset Epoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 

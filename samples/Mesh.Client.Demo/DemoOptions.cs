@@ -10,7 +10,7 @@ internal sealed record DemoOptions
 
     public int Backends { get; init; } = 5;
 
-    public BalancerKind? Balancer { get; init; }
+    public string? Balancer { get; init; }
 
     public int Concurrency { get; init; } = 24;
 
@@ -30,7 +30,7 @@ internal sealed record DemoOptions
 
           --duration <seconds>   how long to run (default 25, at most 600)
           --backends <n>         how many backends (default 5, 2 to 20)
-          --balancer <name>      {string.Join(", ", Enum.GetNames<BalancerKind>())} (default: the library's default)
+          --balancer <name>      {string.Join(", ", BalancerChoices)} (default: the library's default)
           --concurrency <n>      requests in flight at once (default 24)
           --no-chaos             keep every backend healthy and fast (by default backend 1 turns slow
                                  for a while and the last backend dies and comes back)
@@ -68,8 +68,12 @@ internal sealed record DemoOptions
             ? value
             : throw new ArgumentException($"{name} is '{text}'; expected a whole number from {min} to {max}.");
 
-    private static BalancerKind ParseBalancer(string text) =>
-        Enum.TryParse<BalancerKind>(text, ignoreCase: true, out var kind) && Enum.IsDefined(kind)
+    private static readonly string[] BalancerChoices =
+        [BalancerNames.PeakEwma, BalancerNames.LeastRequest, BalancerNames.RoundRobin, BalancerNames.Random, BalancerNames.WeightedRoundRobin,
+         BalancerNames.RingHash, BalancerNames.Maglev];
+
+    private static string ParseBalancer(string text) =>
+        Array.Find(BalancerChoices, b => string.Equals(b, text, StringComparison.OrdinalIgnoreCase)) is { } kind
             ? kind
-            : throw new ArgumentException($"--balancer is '{text}'; expected one of {string.Join(", ", Enum.GetNames<BalancerKind>())}.");
+            : throw new ArgumentException($"--balancer is '{text}'; expected one of {string.Join(", ", BalancerChoices)}.");
 }

@@ -1,3 +1,4 @@
+using Mesh.Client;
 using System.Diagnostics;
 using System.Net;
 using Mesh.Client.Demo;
@@ -82,7 +83,7 @@ await app.StartAsync();
 string pageUrl = app.Urls.First() + "/mesh";
 var client = app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 var diagnostics = app.Services.GetRequiredService<IMeshDiagnostics>();
-string balancerName = options.Balancer?.ToString() ?? new Mesh.Client.Options.MeshServiceOptions().Balancer + " (default)";
+string balancerName = options.Balancer?.ToString() ?? new MeshServiceOptions().Balancer + " (default)";
 
 // 3. The scenario: one backend turns slow for a while, the last one dies and comes back.
 var stats = backends.ToDictionary(b => b.Name, _ => new BackendStats());

@@ -1,7 +1,7 @@
 using Mesh.Client;
+using Mesh.Client.Balancing;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,6 +26,7 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<MeshClientRegistrations>();
         services.TryAddSingleton<MeshServiceOptionsFactory>();
+        services.TryAddSingleton(sp => new LoadBalancerFactory(sp.GetServices<ILoadBalancerFactory>()));
         services.TryAddSingleton<ServiceRegistry>();
         services.AddMetrics(); // IMeterFactory, for hosts that did not add it; adds nothing twice
         services.TryAddSingleton<MeshMetrics>();
@@ -60,7 +61,7 @@ public static class MeshClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(addresses);
         foreach (var address in addresses)
         {
-            _ = Endpoint.Parse(address); // fail now, naming the address, rather than on the first request
+            _ = EndpointAddress.Parse(address); // fail now, naming the address, rather than on the first request
         }
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, StaticEndpointResolver>());
@@ -75,6 +76,36 @@ public static class MeshClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, TResolver>());
         return builder;
+    }
+
+    /// <summary>
+    /// Registers a custom balancer. Services select it by <see cref="ILoadBalancerFactory.Name"/>
+    /// (<c>Mesh:Services:&lt;service&gt;:Balancer</c>, or <see cref="MeshServiceOptions.Balancer"/>); a name that is also
+    /// a built-in one (<see cref="BalancerNames"/>) replaces the built-in policy.
+    /// </summary>
+    public static IMeshClientBuilder AddLoadBalancer<TFactory>(this IMeshClientBuilder builder)
+        where TFactory : class, ILoadBalancerFactory
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancerFactory, TFactory>());
+        return builder;
+    }
+
+    /// <summary>Registers a custom balancer under <paramref name="name"/>, created by <paramref name="create"/> for each client's use of a service.</summary>
+    public static IMeshClientBuilder AddLoadBalancer(this IMeshClientBuilder builder, string name, Func<LoadBalancerContext, ILoadBalancer> create)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(create);
+        builder.Services.AddSingleton<ILoadBalancerFactory>(new DelegateLoadBalancerFactory(name, create));
+        return builder;
+    }
+
+    private sealed class DelegateLoadBalancerFactory(string name, Func<LoadBalancerContext, ILoadBalancer> create) : ILoadBalancerFactory
+    {
+        public string Name { get; } = name;
+
+        public ILoadBalancer Create(LoadBalancerContext context) => create(context);
     }
 
     private sealed class MeshClientMarker;

@@ -1,4 +1,4 @@
-using Mesh.Client.Options;
+using Mesh.Client;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Options;

@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using BenchmarkDotNet.Attributes;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,7 +17,7 @@ namespace Mesh.Client.Benchmarks.Diagnostics;
 [MemoryDiagnoser]
 public class TelemetryRecordingBenchmarks
 {
-    private readonly Endpoint _endpoint = new("http", "10.0.0.1", 8080);
+    private readonly MeshEndpoint _endpoint = new("http", "10.0.0.1", 8080);
     private readonly TimeSpan _elapsed = TimeSpan.FromMilliseconds(3);
     private ServiceProvider _quiet = null!, _listenedProvider = null!;
     private ServiceTelemetry _off = null!, _on = null!, _listened = null!;

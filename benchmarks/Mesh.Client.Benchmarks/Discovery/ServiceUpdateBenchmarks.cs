@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,8 +16,8 @@ namespace Mesh.Client.Benchmarks.Discovery;
 public class ServiceUpdateBenchmarks
 {
     private ServiceState _service = null!;
-    private List<Endpoint> _a = null!;
-    private List<Endpoint> _b = null!;
+    private List<EndpointAddress> _a = null!;
+    private List<EndpointAddress> _b = null!;
     private bool _toggle;
     private Thread[] _pickers = [];
     private volatile bool _stop;
@@ -48,13 +47,13 @@ public class ServiceUpdateBenchmarks
         }
     }
 
-    private List<Endpoint> Build(int replaced)
+    private List<EndpointAddress> Build(int replaced)
     {
-        var list = new List<Endpoint>(Endpoints);
+        var list = new List<EndpointAddress>(Endpoints);
         for (int i = 0; i < Endpoints; i++)
         {
             int n = i < replaced ? Endpoints + i : i; // the first `replaced` are different pods
-            list.Add(new Endpoint("http", $"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", 8080));
+            list.Add(new EndpointAddress("http", $"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", 8080));
         }
 
         return list;
@@ -138,20 +137,20 @@ public class PickDuringUpdateBenchmarks
         }
     }
 
-    private static List<Endpoint> Build(int replaced)
+    private static List<EndpointAddress> Build(int replaced)
     {
-        var list = new List<Endpoint>(10_000);
+        var list = new List<EndpointAddress>(10_000);
         for (int i = 0; i < 10_000; i++)
         {
             int n = i < replaced ? 10_000 + i : i;
-            list.Add(new Endpoint("http", $"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", 8080));
+            list.Add(new EndpointAddress("http", $"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", 8080));
         }
 
         return list;
     }
 
     [Benchmark(Description = "pick from 10k endpoints")]
-    public Endpoint? Pick() => _service.Balancer.Pick(new PickContext(_request));
+    public MeshEndpoint? Pick() => _service.Balancer.Pick(new PickContext(_request));
 
     [GlobalCleanup]
     public void Cleanup()

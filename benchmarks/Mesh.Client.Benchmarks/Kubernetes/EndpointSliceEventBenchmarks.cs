@@ -6,7 +6,6 @@ using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes;
 using Mesh.Client.Kubernetes.Api;
 using Mesh.Client.Kubernetes.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -4,7 +4,7 @@ using Mesh.Client.Kubernetes.Api;
 namespace Mesh.Client.Kubernetes.Discovery;
 
 /// <summary>One endpoint of a slice, turned into a mesh endpoint for one port, with what routing needs to know of it.</summary>
-internal readonly record struct ProjectedEndpoint(Endpoint Endpoint, bool Ready, IList<V1ForZone>? ForZones, string AddressType);
+internal readonly record struct ProjectedEndpoint(EndpointAddress Endpoint, bool Ready, IList<V1ForZone>? ForZones, string AddressType);
 
 /// <summary>
 /// One EndpointSlice as the watch holds it, with its endpoints projected per (port, schemes) and cached, so that an
@@ -80,10 +80,10 @@ internal static class EndpointSliceProjection
                 continue;
             }
 
-            Endpoint mesh;
+            EndpointAddress mesh;
             try
             {
-                mesh = new Endpoint(scheme, addresses[0], slicePort.Port!.Value, zone: endpoint.Zone, metadata: Metadata(endpoint));
+                mesh = new EndpointAddress(scheme, addresses[0], slicePort.Port!.Value, zone: endpoint.Zone, metadata: Metadata(endpoint));
             }
             catch (ArgumentException)
             {
@@ -97,7 +97,7 @@ internal static class EndpointSliceProjection
     }
 
     /// <summary>Merges the slices' projections into the list to publish; see the type's remarks for the rules.</summary>
-    public static List<Endpoint> Merge(IReadOnlyList<ProjectedEndpoint[]> slices, string? preferredFamily, string? zone, int minimumZoneEndpoints)
+    public static List<EndpointAddress> Merge(IReadOnlyList<ProjectedEndpoint[]> slices, string? preferredFamily, string? zone, int minimumZoneEndpoints)
     {
         bool preferredPresent = false;
         bool anyReady = false;
@@ -136,7 +136,7 @@ internal static class EndpointSliceProjection
 
         bool useHints = zone is not null && allHinted && inZone >= minimumZoneEndpoints;
         var seen = new HashSet<string>(chosen.Count, StringComparer.Ordinal);
-        var result = new List<Endpoint>(useHints ? inZone : chosen.Count);
+        var result = new List<EndpointAddress>(useHints ? inZone : chosen.Count);
         foreach (var endpoint in chosen)
         {
             if ((!useHints || IsHintedFor(endpoint, zone!)) && seen.Add(endpoint.Endpoint.Key))

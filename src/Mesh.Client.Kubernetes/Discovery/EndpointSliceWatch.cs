@@ -447,7 +447,7 @@ internal sealed class EndpointSliceWatch : IDisposable
 
     private readonly record struct WatchOutcome(string ResourceVersion, bool ReceivedEvents, bool Relist);
 
-    private readonly record struct Projection(List<Endpoint>? Endpoints, Exception? Error);
+    private readonly record struct Projection(List<EndpointAddress>? Endpoints, Exception? Error);
 
     /// <summary>One observer of the watch, with the port and schemes it asked for.</summary>
     internal sealed class Subscription(IEndpointObserver observer, string? portSelector, IReadOnlyList<string> schemes)

@@ -1,5 +1,4 @@
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 
 namespace Mesh.Client.Balancing;
 
@@ -17,11 +16,11 @@ namespace Mesh.Client.Balancing;
 internal readonly struct BoundedLoad
 {
     private readonly double _factor;
-    private readonly Endpoint[] _routable;
+    private readonly MeshEndpoint[] _routable;
     private readonly long _totalWeight;
     private readonly long _totalInFlight;
 
-    private BoundedLoad(double factor, Endpoint[] routable, long totalWeight, long totalInFlight)
+    private BoundedLoad(double factor, MeshEndpoint[] routable, long totalWeight, long totalInFlight)
     {
         _factor = factor;
         _routable = routable;
@@ -30,7 +29,7 @@ internal readonly struct BoundedLoad
     }
 
     /// <summary>Sums the routable endpoints' requests in flight, once per pick.</summary>
-    public static BoundedLoad Measure(double factor, Endpoint[] routable, long totalWeight)
+    public static BoundedLoad Measure(double factor, MeshEndpoint[] routable, long totalWeight)
     {
         long total = 0;
         foreach (var endpoint in routable)
@@ -42,7 +41,7 @@ internal readonly struct BoundedLoad
     }
 
     /// <summary>Whether <paramref name="endpoint"/> is already at its capacity for the next request.</summary>
-    public bool IsFull(Endpoint endpoint)
+    public bool IsFull(MeshEndpoint endpoint)
     {
         int inFlight = endpoint.Load.InFlight;
         if (inFlight == 0 || _routable.Length == 0)
@@ -55,7 +54,7 @@ internal readonly struct BoundedLoad
     }
 
     /// <summary>Sum of weights of <paramref name="routable"/>.</summary>
-    public static long TotalWeight(Endpoint[] routable)
+    public static long TotalWeight(MeshEndpoint[] routable)
     {
         long total = 0;
         foreach (var endpoint in routable)
@@ -64,13 +63,5 @@ internal readonly struct BoundedLoad
         }
 
         return total;
-    }
-
-    internal static void Validate(string keyPrefix, double? factor, List<string> errors)
-    {
-        if (factor is { } f && !(f >= 1.0 && f <= 100.0))
-        {
-            errors.Add(MeshServiceOptions.Bad(keyPrefix, "BalanceFactor", f, "absent (off), or a number from 1.0 to 100 such as 1.25"));
-        }
     }
 }

@@ -14,10 +14,10 @@ namespace Mesh.Client.Balancing;
 /// </remarks>
 internal static class HashWalk
 {
-    public static Endpoint? Pick(int[] sequence, int start, EndpointSet set, double? balanceFactor, long routableWeight, in PickContext context)
+    public static MeshEndpoint? Pick(int[] sequence, int start, EndpointSet set, double? balanceFactor, long routableWeight, in PickContext context)
     {
         var members = set.EndpointArray;
-        Endpoint? firstFull = null;
+        MeshEndpoint? firstFull = null;
         BoundedLoad? bounds = null;
         int previous = -1;
         int length = sequence.Length;

@@ -24,5 +24,5 @@ public interface ILoadBalancer
     /// Picks a routable endpoint that <paramref name="context"/> does not exclude, or returns <see langword="null"/>
     /// when there is none.
     /// </summary>
-    Endpoint? Pick(in PickContext context);
+    MeshEndpoint? Pick(in PickContext context);
 }

@@ -14,20 +14,20 @@ namespace Mesh.Client.Balancing;
 /// a share of traffic proportional to how long its requests take; <see cref="PeakEwmaBalancer"/> also weighs latency.
 /// </para>
 /// <para>
-/// With slow start (<see cref="Options.SlowStartOptions"/>), a new or re-admitted endpoint's weight is scaled by its ramp
-/// (<see cref="Endpoint.EffectiveWeight(long)"/>) and the weighted score is used while any ramp runs, even when the
+/// With slow start (<see cref="SlowStartOptions"/>), a new or re-admitted endpoint's weight is scaled by its ramp
+/// (<see cref="MeshEndpoint.EffectiveWeight(long)"/>) and the weighted score is used while any ramp runs, even when the
 /// weights are equal (Envoy's least request with <c>slow_start_config</c>). Only then does a pick read the clock: the
 /// published structure carries a flag that the first pick after the last ramp's end clears.
 /// </para>
 /// <para>A pick takes no lock and allocates nothing.</para>
 /// </remarks>
-public sealed class LeastRequestBalancer : ILoadBalancer
+internal sealed class LeastRequestBalancer : ILoadBalancer
 {
     private readonly Random _random;
     private readonly int _choiceCount;
     private readonly bool _fullScan;
     private readonly double _bias;
-    private BalancerClock _clock; // not readonly: a mutable struct read in place
+    private MonotonicClock _clock; // not readonly: a mutable struct read in place
     private State _state = State.Empty;
 
     /// <summary>Creates the policy.</summary>
@@ -44,7 +44,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
         _fullScan = options.FullScan;
         _bias = options.ActiveRequestBias;
         _random = random ?? Random.Shared;
-        _clock = new BalancerClock(timeProvider ?? TimeProvider.System);
+        _clock = new MonotonicClock(timeProvider ?? TimeProvider.System);
     }
 
     /// <inheritdoc />
@@ -67,7 +67,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var state = Volatile.Read(ref _state);
         var routable = state.Routable;
@@ -83,7 +83,7 @@ public sealed class LeastRequestBalancer : ILoadBalancer
             return Scan(state, now, context);
         }
 
-        Endpoint? best = null;
+        MeshEndpoint? best = null;
         double bestScore = 0;
         var (first, second) = PickHelpers.TwoDistinct(_random, routable.Length);
         for (int c = 0; c < _choiceCount; c++)
@@ -127,11 +127,11 @@ public sealed class LeastRequestBalancer : ILoadBalancer
     }
 
     /// <summary>The best allowed endpoint of all, scanning from a random start so ties spread.</summary>
-    private Endpoint? Scan(State state, long now, in PickContext context)
+    private MeshEndpoint? Scan(State state, long now, in PickContext context)
     {
         var routable = state.Routable;
         int start = _random.Next(routable.Length);
-        Endpoint? best = null;
+        MeshEndpoint? best = null;
         double bestScore = 0;
         for (int k = 0; k < routable.Length; k++)
         {
@@ -180,13 +180,13 @@ public sealed class LeastRequestBalancer : ILoadBalancer
     /// The routable endpoints with their loads and weights in parallel arrays (one pointer hop less per candidate), and
     /// until when a member's slow-start ramp may run.
     /// </summary>
-    private sealed class State(Endpoint[] routable, EndpointLoad[] loads, int[] weights, bool weighted, long rampEndsTicks, bool ramping)
+    private sealed class State(MeshEndpoint[] routable, EndpointLoad[] loads, int[] weights, bool weighted, long rampEndsTicks, bool ramping)
     {
         public static readonly State Empty = new([], [], [], false, SlowStartRamp.None, false);
 
         private bool _ramping = ramping;
 
-        public Endpoint[] Routable { get; } = routable;
+        public MeshEndpoint[] Routable { get; } = routable;
 
         public EndpointLoad[] Loads { get; } = loads;
 

@@ -1,5 +1,4 @@
 using Mesh.Client.Discovery;
-using Mesh.Client.Hashing;
 
 namespace Mesh.Client.Balancing;
 
@@ -9,7 +8,7 @@ namespace Mesh.Client.Balancing;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Construction: members are sorted by <see cref="Endpoint.HashKey"/> (ordinal); each gets a permutation of the table's
+/// Construction: members are sorted by <see cref="MeshEndpoint.HashKey"/> (ordinal); each gets a permutation of the table's
 /// slots with offset <c>XXH64(key, seed 0) mod M</c> and skip <c>XXH64(key, seed 1) mod (M − 1) + 1</c>; members take
 /// turns claiming their next free slot, a member of normalised weight <c>w</c> taking a turn in a round only while
 /// <c>round × w</c> has reached its running target (which grows by the largest weight per turn taken), until all
@@ -27,7 +26,7 @@ namespace Mesh.Client.Balancing;
 /// request without a hash lands in a random slot.
 /// </para>
 /// </remarks>
-public sealed class MaglevBalancer : ILoadBalancer
+internal sealed class MaglevBalancer : ILoadBalancer
 {
     private readonly int _tableSize;
     private readonly double? _balanceFactor;
@@ -62,7 +61,7 @@ public sealed class MaglevBalancer : ILoadBalancer
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var state = Volatile.Read(ref _state);
         var slots = state.Table.Slots;
@@ -114,8 +113,8 @@ public sealed class MaglevBalancer : ILoadBalancer
             for (int k = 0; k < order.Length; k++)
             {
                 int member = order[k];
-                ulong offset = XxHash64.HashToUInt64(keys[member], 0) % size;
-                ulong skip = (XxHash64.HashToUInt64(keys[member], 1) % (size - 1)) + 1;
+                ulong offset = Utf8XxHash64.Hash(keys[member], 0) % size;
+                ulong skip = (Utf8XxHash64.Hash(keys[member], 1) % (size - 1)) + 1;
                 double weight = members[member].Weight * 1.0 / weightSum;
                 maxWeight = Math.Max(maxWeight, weight);
                 entries[k] = new Entry { Member = member, Position = offset, Skip = skip, Weight = weight };

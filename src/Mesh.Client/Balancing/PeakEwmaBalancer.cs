@@ -21,8 +21,8 @@ namespace Mesh.Client.Balancing;
 /// not included), on the service's <see cref="TimeProvider"/>.
 /// </para>
 /// <para>
-/// The weight is <see cref="Endpoint.EffectiveWeight(long)"/>: the resolver's weight (as tower's <c>Weighted</c> load
-/// divides by it), scaled while a new or re-admitted endpoint ramps up (<see cref="Options.SlowStartOptions"/>). With
+/// The weight is <see cref="MeshEndpoint.EffectiveWeight(long)"/>: the resolver's weight (as tower's <c>Weighted</c> load
+/// divides by it), scaled while a new or re-admitted endpoint ramps up (<see cref="SlowStartOptions"/>). With
 /// equal weights and no ramp running, the division is skipped; it changes no comparison.
 /// </para>
 /// <para>
@@ -31,13 +31,13 @@ namespace Mesh.Client.Balancing;
 /// A pick is two random draws and two cost reads: no lock, no allocation.
 /// </para>
 /// </remarks>
-public sealed class PeakEwmaBalancer : ILoadBalancer
+internal sealed class PeakEwmaBalancer : ILoadBalancer
 {
     private readonly Random _random;
     private readonly TimeSpan _decay;
     private readonly TimeSpan _seedRtt;
     private readonly double _failurePenaltyFactor;
-    private BalancerClock _clock; // not readonly: a mutable struct read in place
+    private MonotonicClock _clock; // not readonly: a mutable struct read in place
     private State _state = State.Empty;
 
     /// <summary>Creates the policy.</summary>
@@ -53,7 +53,7 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
         _decay = options.Decay;
         _seedRtt = options.SeedRtt;
         _failurePenaltyFactor = options.FailurePenaltyFactor;
-        _clock = new BalancerClock(timeProvider ?? TimeProvider.System);
+        _clock = new MonotonicClock(timeProvider ?? TimeProvider.System);
         _random = random ?? Random.Shared;
     }
 
@@ -81,7 +81,7 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var state = Volatile.Read(ref _state);
         var routable = state.Routable;
@@ -133,10 +133,10 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
         now < state.RampEndsTicks ? state.Routable[index].EffectiveWeight(now) : state.Weights[index];
 
     /// <summary>Both draws were excluded (a retry among few endpoints): the cheapest allowed one, by a scan.</summary>
-    private static Endpoint? Cheapest(State state, long now, in PickContext context)
+    private static MeshEndpoint? Cheapest(State state, long now, in PickContext context)
     {
         var routable = state.Routable;
-        Endpoint? best = null;
+        MeshEndpoint? best = null;
         double bestCost = double.PositiveInfinity;
         for (int i = 0; i < routable.Length; i++)
         {
@@ -160,11 +160,11 @@ public sealed class PeakEwmaBalancer : ILoadBalancer
     /// The routable endpoints with their loads and weights in parallel arrays, whether the weights differ, and until when
     /// a member's slow-start ramp may run (<see cref="SlowStartRamp"/>).
     /// </summary>
-    private sealed class State(Endpoint[] routable, EndpointLoad[] loads, double[] weights, bool weighted, long rampEndsTicks)
+    private sealed class State(MeshEndpoint[] routable, EndpointLoad[] loads, double[] weights, bool weighted, long rampEndsTicks)
     {
         public static readonly State Empty = new([], [], [], false, SlowStartRamp.None);
 
-        public Endpoint[] Routable { get; } = routable;
+        public MeshEndpoint[] Routable { get; } = routable;
 
         public EndpointLoad[] Loads { get; } = loads;
 

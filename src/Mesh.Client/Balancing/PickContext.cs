@@ -17,7 +17,7 @@ public readonly ref struct PickContext
     /// <param name="request">The request being sent, if any.</param>
     /// <param name="requestHash">The request's hash for hash-based policies, if the service computes one.</param>
     /// <param name="excluded">Endpoints this request already tried.</param>
-    public PickContext(HttpRequestMessage? request, ulong? requestHash = null, ReadOnlySpan<Endpoint> excluded = default)
+    public PickContext(HttpRequestMessage? request, ulong? requestHash = null, ReadOnlySpan<MeshEndpoint> excluded = default)
     {
         Request = request;
         RequestHash = requestHash;
@@ -34,14 +34,14 @@ public readonly ref struct PickContext
     public ulong? RequestHash { get; }
 
     /// <summary>Endpoints this request already tried; a pick avoids them while any other is routable.</summary>
-    public ReadOnlySpan<Endpoint> Excluded { get; }
+    public ReadOnlySpan<MeshEndpoint> Excluded { get; }
 
     /// <summary>
     /// Whether <paramref name="endpoint"/> is excluded: a linear scan of a list as long as the attempts so far.
     /// Endpoints are compared by identity of their live state, so an endpoint re-published with a new weight
     /// between two attempts is still recognised.
     /// </summary>
-    public bool IsExcluded(Endpoint endpoint)
+    public bool IsExcluded(MeshEndpoint endpoint)
     {
         foreach (var excluded in Excluded)
         {

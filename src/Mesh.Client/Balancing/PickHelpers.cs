@@ -9,7 +9,7 @@ internal static class PickHelpers
     /// The first endpoint at or after <paramref name="start"/> (wrapping) that the context does not exclude; null if
     /// all are excluded. The common case (nothing excluded) returns at once.
     /// </summary>
-    public static Endpoint? FirstAllowedFrom(Endpoint[] endpoints, int start, in PickContext context)
+    public static MeshEndpoint? FirstAllowedFrom(MeshEndpoint[] endpoints, int start, in PickContext context)
     {
         var candidate = endpoints[start];
         if (context.Excluded.IsEmpty || !context.IsExcluded(candidate))

@@ -3,10 +3,10 @@ using Mesh.Client.Discovery;
 namespace Mesh.Client.Balancing;
 
 /// <summary>Random: each pick takes a uniformly random routable endpoint. Ignores weights and load.</summary>
-public sealed class RandomBalancer : ILoadBalancer
+internal sealed class RandomBalancer : ILoadBalancer
 {
     private readonly Random _random;
-    private Endpoint[] _routable = [];
+    private MeshEndpoint[] _routable = [];
 
     /// <summary>Creates the policy with the shared, thread-safe random source.</summary>
     public RandomBalancer()
@@ -29,7 +29,7 @@ public sealed class RandomBalancer : ILoadBalancer
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var routable = Volatile.Read(ref _routable);
         return routable.Length == 0 ? null : PickHelpers.FirstAllowedFrom(routable, _random.Next(routable.Length), context);

@@ -1,6 +1,4 @@
 using System.Numerics;
-using Mesh.Client.Hashing;
-using Mesh.Client.Options;
 
 namespace Mesh.Client.Balancing;
 
@@ -21,7 +19,7 @@ internal sealed class RequestHasher
 
     /// <summary>The hasher a service needs: <see langword="null"/> unless its balancer picks by hash.</summary>
     public static RequestHasher? For(MeshServiceOptions options) =>
-        LoadBalancerFactory.IsHashBased(options.Balancer) ? new RequestHasher(options.HashPolicies) : null;
+        LoadBalancerFactory.IsHashBased(options.Balancer) || options.HashPolicies.Count > 0 ? new RequestHasher(options.HashPolicies) : null;
 
     /// <summary>The request's hash, or <see langword="null"/> when no key was found (the balancer then picks at random).</summary>
     public ulong? Compute(HttpRequestMessage request)
@@ -29,7 +27,7 @@ internal sealed class RequestHasher
         ArgumentNullException.ThrowIfNull(request);
         if (request.Options.TryGetValue(MeshRequestOptions.HashKey, out var key) && key is not null)
         {
-            return XxHash64.HashToUInt64(key);
+            return Utf8XxHash64.Hash(key);
         }
 
         ulong? hash = null;
@@ -56,8 +54,8 @@ internal sealed class RequestHasher
         RequestHashSource.Header => HeaderHash(request, policy.Name!),
         RequestHashSource.Cookie => CookieHash(request, policy.Name!),
         RequestHashSource.QueryParameter => QueryHash(request.RequestUri, policy.Name!),
-        RequestHashSource.Path => request.RequestUri is { IsAbsoluteUri: true } uri ? XxHash64.HashToUInt64(uri.AbsolutePath) : null,
-        RequestHashSource.Custom => policy.KeySelector?.Invoke(request) is { } custom ? XxHash64.HashToUInt64(custom) : null,
+        RequestHashSource.Path => request.RequestUri is { IsAbsoluteUri: true } uri ? Utf8XxHash64.Hash(uri.AbsolutePath) : null,
+        RequestHashSource.Custom => policy.KeySelector?.Invoke(request) is { } custom ? Utf8XxHash64.Hash(custom) : null,
         _ => null,
     };
 
@@ -68,7 +66,7 @@ internal sealed class RequestHasher
             return null;
         }
 
-        return values.Count == 1 ? XxHash64.HashToUInt64(values.ToString()) : XxHash64.HashToUInt64(string.Join(',', values));
+        return values.Count == 1 ? Utf8XxHash64.Hash(values.ToString()) : Utf8XxHash64.Hash(string.Join(',', values));
     }
 
     private static ulong? CookieHash(HttpRequestMessage request, string name)
@@ -95,7 +93,7 @@ internal sealed class RequestHasher
                         value = value[1..^1];
                     }
 
-                    return XxHash64.HashToUInt64(value);
+                    return Utf8XxHash64.Hash(value);
                 }
             }
         }
@@ -123,7 +121,7 @@ internal sealed class RequestHasher
                 continue;
             }
 
-            return XxHash64.HashToUInt64(equals < 0 ? string.Empty : Unescape(pair[(equals + 1)..]));
+            return Utf8XxHash64.Hash(equals < 0 ? string.Empty : Unescape(pair[(equals + 1)..]));
         }
 
         return null;

@@ -1,7 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
 using Mesh.Client.Discovery;
-using Mesh.Client.Hashing;
 
 namespace Mesh.Client.Balancing;
 
@@ -16,7 +15,7 @@ namespace Mesh.Client.Balancing;
 /// <c>ceil(min weight × MinimumRingSize)</c> entries, capped at <see cref="RingHashOptions.MaximumRingSize"/>; walking the
 /// members in order, each gets entries while a running count stays below the running target <c>scale × weight</c>; entry
 /// <c>i</c> of an endpoint is at <c>XXH64("&lt;hash key&gt;_&lt;i&gt;", seed 0)</c>, the hash key being
-/// <see cref="Endpoint.HashKey"/> (<c>host:port</c> unless the resolver set one). A pick takes the first entry whose
+/// <see cref="MeshEndpoint.HashKey"/> (<c>host:port</c> unless the resolver set one). A pick takes the first entry whose
 /// position is at least the request hash, wrapping to the first entry.
 /// </para>
 /// <para>
@@ -28,7 +27,7 @@ namespace Mesh.Client.Balancing;
 /// </para>
 /// <para>A pick is a binary search over the ring and, usually, one check: no lock, no allocation.</para>
 /// </remarks>
-public sealed class RingHashBalancer : ILoadBalancer
+internal sealed class RingHashBalancer : ILoadBalancer
 {
     private readonly int _minimumRingSize;
     private readonly int _maximumRingSize;
@@ -54,12 +53,12 @@ public sealed class RingHashBalancer : ILoadBalancer
     internal int RingSize => Volatile.Read(ref _state).Ring.Hashes.Length;
 
     /// <summary>The current ring's entries in ring order, for tests and diagnostics.</summary>
-    internal IReadOnlyList<(ulong Hash, Endpoint Endpoint)> Entries
+    internal IReadOnlyList<(ulong Hash, MeshEndpoint Endpoint)> Entries
     {
         get
         {
             var state = Volatile.Read(ref _state);
-            var entries = new (ulong, Endpoint)[state.Ring.Hashes.Length];
+            var entries = new (ulong, MeshEndpoint)[state.Ring.Hashes.Length];
             for (int i = 0; i < entries.Length; i++)
             {
                 entries[i] = (state.Ring.Hashes[i], state.Set.EndpointArray[state.Ring.Members[i]]);
@@ -81,7 +80,7 @@ public sealed class RingHashBalancer : ILoadBalancer
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var state = Volatile.Read(ref _state);
         var hashes = state.Ring.Hashes;
@@ -178,7 +177,7 @@ public sealed class RingHashBalancer : ILoadBalancer
                         Array.Resize(ref owners, count * 2);
                     }
 
-                    hashes[count] = XxHash64.HashToUInt64(key.AsSpan(0, prefix + digits));
+                    hashes[count] = System.IO.Hashing.XxHash64.HashToUInt64(key.AsSpan(0, prefix + digits));
                     owners[count] = m;
                     count++;
                 }

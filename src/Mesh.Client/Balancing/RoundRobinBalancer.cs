@@ -7,9 +7,9 @@ namespace Mesh.Client.Balancing;
 /// other policies are measured against.
 /// </summary>
 /// <remarks>One interlocked increment per pick; the counter is shared by every thread, so turns are fair under contention.</remarks>
-public sealed class RoundRobinBalancer : ILoadBalancer
+internal sealed class RoundRobinBalancer : ILoadBalancer
 {
-    private Endpoint[] _routable = [];
+    private MeshEndpoint[] _routable = [];
     private uint _next;
 
     /// <inheritdoc />
@@ -20,7 +20,7 @@ public sealed class RoundRobinBalancer : ILoadBalancer
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var routable = Volatile.Read(ref _routable);
         if (routable.Length == 0)

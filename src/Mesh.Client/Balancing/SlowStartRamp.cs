@@ -3,7 +3,7 @@ using Mesh.Client.Discovery;
 namespace Mesh.Client.Balancing;
 
 /// <summary>
-/// What a balancer needs to know, when it publishes a new structure, about slow start (<see cref="Options.SlowStartOptions"/>):
+/// What a balancer needs to know, when it publishes a new structure, about slow start (<see cref="SlowStartOptions"/>):
 /// until when any member's weight is still ramping. Outside that time a pick reads only the static weights, as Envoy
 /// does (<c>noHostsAreInSlowStart</c>), so slow start costs nothing once every ramp has ended.
 /// </summary>
@@ -13,7 +13,7 @@ internal static class SlowStartRamp
     public const long None = long.MinValue;
 
     /// <summary>When the last ramp among <paramref name="endpoints"/> ends (monotonic ticks), or <see cref="None"/>.</summary>
-    public static long LatestEnd(Endpoint[] endpoints)
+    public static long LatestEnd(MeshEndpoint[] endpoints)
     {
         long latest = None;
         foreach (var endpoint in endpoints)

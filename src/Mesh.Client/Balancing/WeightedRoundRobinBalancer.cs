@@ -4,7 +4,7 @@ namespace Mesh.Client.Balancing;
 
 /// <summary>
 /// Smooth weighted round robin: over every cycle of <c>sum of weights</c> picks, each routable endpoint is picked
-/// exactly <see cref="Endpoint.Weight"/> times, spread evenly through the cycle rather than in bursts (nginx's goal;
+/// exactly <see cref="MeshEndpoint.Weight"/> times, spread evenly through the cycle rather than in bursts (nginx's goal;
 /// gRPC A58's earliest-deadline-first order).
 /// </summary>
 /// <remarks>
@@ -21,15 +21,15 @@ namespace Mesh.Client.Balancing;
 /// extreme weight ratios. Resolvers set weights; the default is 1, which makes this plain round robin.
 /// </para>
 /// <para>
-/// Slow start (<see cref="Options.SlowStartOptions"/>): while a member ramps up, the cycle is rebuilt from
-/// <see cref="Endpoint.EffectiveWeight(long)"/> every tenth of the ramp's window by a timer on the service's clock (Envoy's
+/// Slow start (<see cref="SlowStartOptions"/>): while a member ramps up, the cycle is rebuilt from
+/// <see cref="MeshEndpoint.EffectiveWeight(long)"/> every tenth of the ramp's window by a timer on the service's clock (Envoy's
 /// round robin re-reads the ramped weight on every pick; a precomputed cycle follows it in ten steps, each weighted at its
 /// step's midpoint), and once more, with the full weights, when the last ramp ends. Ramped weights are kept to a
 /// resolution of 1 % to 10 % of a weight, so such a cycle stays near <see cref="RampCycleTurns"/> turns and each rebuild
 /// is cheap. Picks never see the timer: they read whichever cycle is published.
 /// </para>
 /// </remarks>
-public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
+internal sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
 {
     /// <summary>The longest cycle kept: 1,048,576 turns (4 MiB).</summary>
     public const int MaxCycleLength = 1 << 20;
@@ -41,7 +41,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
 
     private readonly Lock _writeLock = new();
     private readonly TimeProvider _timeProvider;
-    private BalancerClock _clock; // not readonly: a mutable struct read in place
+    private MonotonicClock _clock; // not readonly: a mutable struct read in place
     private Schedule _schedule = Schedule.Empty;
     private uint _next;
     private ITimer? _rampTimer;
@@ -53,7 +53,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
     public WeightedRoundRobinBalancer(TimeProvider? timeProvider = null)
     {
         _timeProvider = timeProvider ?? TimeProvider.System;
-        _clock = new BalancerClock(_timeProvider);
+        _clock = new MonotonicClock(_timeProvider);
     }
 
     /// <inheritdoc />
@@ -81,7 +81,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
     /// Builds and publishes the cycle for <paramref name="routable"/>: from the static weights, or, while a member ramps,
     /// from the weights at the middle of the next step, with the timer armed for the step's end. Under the write lock.
     /// </summary>
-    private void Publish(Endpoint[] routable)
+    private void Publish(MeshEndpoint[] routable)
     {
         long rampEnds = SlowStartRamp.LatestEnd(routable);
         long now = rampEnds == SlowStartRamp.None ? 0 : _clock.NowTicks();
@@ -119,7 +119,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
     }
 
     /// <summary>The shortest window among the ramps still running at <paramref name="now"/>.</summary>
-    private static long ShortestRampWindow(Endpoint[] routable, long now)
+    private static long ShortestRampWindow(MeshEndpoint[] routable, long now)
     {
         long shortest = long.MaxValue;
         foreach (var endpoint in routable)
@@ -137,7 +137,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
     /// The cycle for the effective weights at <paramref name="atTicks"/>, each weight unit split into 10 to 100 parts so
     /// the cycle stays near <see cref="RampCycleTurns"/> turns; every endpoint keeps at least one turn.
     /// </summary>
-    internal static int[] BuildRampCycle(Endpoint[] routable, long atTicks)
+    internal static int[] BuildRampCycle(MeshEndpoint[] routable, long atTicks)
     {
         long sum = 0;
         foreach (var endpoint in routable)
@@ -156,7 +156,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
     }
 
     /// <inheritdoc />
-    public Endpoint? Pick(in PickContext context)
+    public MeshEndpoint? Pick(in PickContext context)
     {
         var schedule = Volatile.Read(ref _schedule);
         var cycle = schedule.Cycle;
@@ -171,7 +171,7 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
     }
 
     /// <summary>The cycle as indexes into <paramref name="routable"/>, in turn order.</summary>
-    internal static int[] BuildCycle(Endpoint[] routable)
+    internal static int[] BuildCycle(MeshEndpoint[] routable)
     {
         var weights = new long[routable.Length];
         for (int i = 0; i < routable.Length; i++)
@@ -257,11 +257,11 @@ public sealed class WeightedRoundRobinBalancer : ILoadBalancer, IDisposable
         }
     }
 
-    private sealed class Schedule(Endpoint[] routable, int[] cycle)
+    private sealed class Schedule(MeshEndpoint[] routable, int[] cycle)
     {
         public static readonly Schedule Empty = new([], []);
 
-        public Endpoint[] Routable { get; } = routable;
+        public MeshEndpoint[] Routable { get; } = routable;
 
         public int[] Cycle { get; } = cycle;
     }

@@ -15,7 +15,7 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
     public MeshSnapshot GetSnapshot()
     {
         var time = _registry.TimeProvider;
-        long nowTicks = EndpointLease.MonotonicTicks(time, time.GetTimestamp());
+        long nowTicks = MonotonicClock.Ticks(time, time.GetTimestamp());
         var now = time.GetUtcNow();
         var services = new List<ServiceSnapshot>();
         foreach (var state in _registry.All)

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Options;
 
@@ -88,7 +87,7 @@ internal sealed class MeshMetrics : IDisposable
     /// would otherwise be paid on every request.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordAttempt(ServiceTelemetry service, Endpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed)
+    public void RecordAttempt(ServiceTelemetry service, MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed)
     {
         if (_requests.Enabled || _requestDuration.Enabled)
         {
@@ -97,7 +96,7 @@ internal sealed class MeshMetrics : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RecordAttemptCore(ServiceTelemetry service, Endpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed)
+    private void RecordAttemptCore(ServiceTelemetry service, MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed)
     {
         var tags = ServiceTags(service);
         AddEndpoint(ref tags, endpoint);
@@ -106,7 +105,7 @@ internal sealed class MeshMetrics : IDisposable
         _requestDuration.Record(elapsed.TotalSeconds, tags);
     }
 
-    public void RecordEjection(ServiceTelemetry service, Endpoint endpoint)
+    public void RecordEjection(ServiceTelemetry service, MeshEndpoint endpoint)
     {
         if (_ejections.Enabled)
         {
@@ -162,7 +161,7 @@ internal sealed class MeshMetrics : IDisposable
         }
     }
 
-    public void RecordHeartbeat(ServiceTelemetry service, Endpoint endpoint, bool healthy, TimeSpan elapsed)
+    public void RecordHeartbeat(ServiceTelemetry service, MeshEndpoint endpoint, bool healthy, TimeSpan elapsed)
     {
         if (_heartbeatDuration.Enabled)
         {
@@ -182,7 +181,7 @@ internal sealed class MeshMetrics : IDisposable
         { MeshInstruments.ServiceTag, service.ServiceName },
     };
 
-    private void AddEndpoint(ref TagList tags, Endpoint endpoint)
+    private void AddEndpoint(ref TagList tags, MeshEndpoint endpoint)
     {
         if (_includeEndpoint)
         {

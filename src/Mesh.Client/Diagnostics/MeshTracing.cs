@@ -36,7 +36,7 @@ internal static class MeshTracing
 
     /// <summary>Tags the current activity with the service, the chosen endpoint and the attempt number (1 for the first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void TagAttempt(string service, Endpoint endpoint, int attempt)
+    public static void TagAttempt(string service, MeshEndpoint endpoint, int attempt)
     {
         if (Activity.Current is { IsAllDataRequested: true } activity)
         {
@@ -45,7 +45,7 @@ internal static class MeshTracing
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void TagAttempt(Activity activity, string service, Endpoint endpoint, int attempt)
+    private static void TagAttempt(Activity activity, string service, MeshEndpoint endpoint, int attempt)
     {
         activity.SetTag(ServiceTag, service);
         activity.SetTag(EndpointTag, endpoint.Authority);
@@ -58,7 +58,7 @@ internal static class MeshTracing
     }
 
     /// <summary>Adds a <c>mesh.retry</c> event to the current activity: attempt <paramref name="attempt"/> follows a failure.</summary>
-    public static void AddRetryEvent(string service, Endpoint? failedEndpoint, AttemptOutcome outcome, int attempt)
+    public static void AddRetryEvent(string service, MeshEndpoint? failedEndpoint, AttemptOutcome outcome, int attempt)
     {
         if (Activity.Current is { IsAllDataRequested: true } activity)
         {
@@ -104,7 +104,7 @@ internal static class MeshTracing
     }
 
     /// <summary>Starts the activity of one heartbeat probe, or returns null when nobody listens.</summary>
-    public static Activity? StartHeartbeat(string service, Endpoint endpoint)
+    public static Activity? StartHeartbeat(string service, MeshEndpoint endpoint)
     {
         var activity = Source.StartActivity(HeartbeatActivity, ActivityKind.Client);
         if (activity is { IsAllDataRequested: true })

@@ -37,18 +37,18 @@ internal sealed class ServiceTelemetry
 
     /// <summary>An attempt is about to be sent to <paramref name="endpoint"/>; <paramref name="attempt"/> is 1 for the first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnAttemptStarting(Endpoint endpoint, int attempt) => MeshTracing.TagAttempt(ServiceName, endpoint, attempt);
+    public void OnAttemptStarting(MeshEndpoint endpoint, int attempt) => MeshTracing.TagAttempt(ServiceName, endpoint, attempt);
 
     /// <summary>An attempt ended (its lease completed) after <paramref name="elapsed"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnAttemptCompleted(Endpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed) =>
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed) =>
         _metrics?.RecordAttempt(this, endpoint, outcome, elapsed);
 
     /// <summary>
     /// A request is retried: attempt <paramref name="nextAttempt"/> follows one that ended with <paramref name="outcome"/>
     /// on <paramref name="failedEndpoint"/>.
     /// </summary>
-    public void OnRetry(Endpoint? failedEndpoint, AttemptOutcome outcome, int nextAttempt)
+    public void OnRetry(MeshEndpoint? failedEndpoint, AttemptOutcome outcome, int nextAttempt)
     {
         _metrics?.RecordRetry(this, outcome);
         MeshTracing.AddRetryEvent(ServiceName, failedEndpoint, outcome, nextAttempt);
@@ -69,7 +69,7 @@ internal sealed class ServiceTelemetry
     }
 
     /// <summary>A heartbeat probe of <paramref name="endpoint"/> finished. Verdict changes are logged by the prober.</summary>
-    public void OnHeartbeat(Endpoint endpoint, bool healthy, TimeSpan elapsed) =>
+    public void OnHeartbeat(MeshEndpoint endpoint, bool healthy, TimeSpan elapsed) =>
         _metrics?.RecordHeartbeat(this, endpoint, healthy, elapsed);
 
     /// <summary>A resolver snapshot changed the service's endpoints (or was the first).</summary>

@@ -29,7 +29,7 @@ namespace Mesh.Client.Discovery;
 /// reports an error naming the key.
 /// </para>
 /// </remarks>
-public sealed class ConfigurationEndpointResolver : IEndpointResolver
+internal sealed class ConfigurationEndpointResolver : IEndpointResolver
 {
     /// <summary>The configuration section services are read from: <c>Services</c>, as in Microsoft.Extensions.ServiceDiscovery.</summary>
     public const string SectionName = "Services";
@@ -76,7 +76,7 @@ public sealed class ConfigurationEndpointResolver : IEndpointResolver
     /// Reads the endpoints <paramref name="query"/> selects. False, with a message naming the key, when a value is bad
     /// or the service's section disappeared.
     /// </summary>
-    internal static bool TryRead(IConfiguration configuration, EndpointQuery query, out List<Endpoint> endpoints, out string? error)
+    internal static bool TryRead(IConfiguration configuration, EndpointQuery query, out List<EndpointAddress> endpoints, out string? error)
     {
         endpoints = [];
         error = null;
@@ -114,10 +114,10 @@ public sealed class ConfigurationEndpointResolver : IEndpointResolver
             }
         }
 
-        var parsed = new List<Endpoint>(values.Count);
+        var parsed = new List<EndpointAddress>(values.Count);
         foreach (var (key, value) in values)
         {
-            if (!Endpoint.TryParse(value, defaultScheme, out var endpoint, out var parseError))
+            if (!EndpointAddress.TryParse(value, defaultScheme, out var endpoint, out var parseError))
             {
                 error = $"'{key}' is '{value}': {parseError}";
                 return false;

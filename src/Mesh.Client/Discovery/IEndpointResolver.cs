@@ -34,7 +34,7 @@ public interface IEndpointResolver
 public interface IEndpointObserver
 {
     /// <summary>A complete snapshot of the service's endpoints (not a delta). An empty list means the service has none.</summary>
-    void OnEndpoints(IReadOnlyList<Endpoint> endpoints);
+    void OnEndpoints(IReadOnlyList<EndpointAddress> endpoints);
 
     /// <summary>A refresh failed; the previous snapshot stays in force.</summary>
     void OnError(Exception exception);

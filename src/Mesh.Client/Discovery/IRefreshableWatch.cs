@@ -5,7 +5,7 @@ namespace Mesh.Client.Discovery;
 /// so a service can ask for fresh endpoints when its current ones fail to connect, and find new replicas without
 /// waiting out the refresh interval (gRPC's most reported DNS problem).
 /// </summary>
-public interface IRefreshableWatch
+internal interface IRefreshableWatch
 {
     /// <summary>
     /// Asks for a refresh soon. Cheap and non-blocking, safe to call on every failure: the watch rate-limits itself and

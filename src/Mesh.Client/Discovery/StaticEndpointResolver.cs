@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace Mesh.Client.Discovery;
 
 /// <summary>Endpoints given in code, per service: <c>builder.AddStaticEndpoints("catalog", "http://127.0.0.1:5001")</c>.</summary>
-public sealed class StaticEndpointOptions
+internal sealed class StaticEndpointOptions
 {
     /// <summary>Each service's endpoint addresses (<c>http://host:port</c>, <c>https://host:port</c> or <c>host:port</c>).</summary>
     public IDictionary<string, IList<string>> Services { get; } = new Dictionary<string, IList<string>>(StringComparer.OrdinalIgnoreCase);
@@ -13,7 +13,7 @@ public sealed class StaticEndpointOptions
 /// Resolves services whose endpoints were given in code with <c>AddStaticEndpoints</c>. The set never changes; tests,
 /// samples and fixed topologies use it.
 /// </summary>
-public sealed class StaticEndpointResolver : IEndpointResolver
+internal sealed class StaticEndpointResolver : IEndpointResolver
 {
     private readonly IOptionsMonitor<StaticEndpointOptions> _options;
 
@@ -36,11 +36,11 @@ public sealed class StaticEndpointResolver : IEndpointResolver
             return null;
         }
 
-        var endpoints = new List<Endpoint>(addresses.Count);
+        var endpoints = new List<EndpointAddress>(addresses.Count);
         foreach (var address in addresses)
         {
             // Each endpoint keeps its own scheme: a static list says exactly where to go.
-            endpoints.Add(Endpoint.Parse(address));
+            endpoints.Add(EndpointAddress.Parse(address));
         }
 
         observer.OnEndpoints(endpoints);

@@ -1,4 +1,3 @@
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 
 namespace Mesh.Client.Health;

@@ -2,30 +2,33 @@ using System.Diagnostics;
 using System.Globalization;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 
 namespace Mesh.Client.Health;
 
 /// <summary>
 /// Background heartbeats for one service (active health checks, as YARP's and Envoy's): a GET to
-/// <see cref="HealthCheckOptions.Path"/> on each endpoint every <see cref="HealthCheckOptions.Interval"/>, through the
-/// prober's own handler (never back through the mesh). <see cref="HealthCheckOptions.UnhealthyThreshold"/> failures
-/// in a row set the endpoint's active opinion to unhealthy; <see cref="HealthCheckOptions.HealthyThreshold"/>
+/// <see cref="ActiveHealthCheckOptions.Path"/> on each endpoint every <see cref="ActiveHealthCheckOptions.Interval"/>, through the
+/// prober's own handler (never back through the mesh). <see cref="ActiveHealthCheckOptions.UnhealthyThreshold"/> failures
+/// in a row set the endpoint's active opinion to unhealthy; <see cref="ActiveHealthCheckOptions.HealthyThreshold"/>
 /// successes set it to healthy.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Each endpoint has its own one-shot timer, re-armed when its probe ends, so a slow endpoint never has two probes in
 /// flight. A new endpoint is probed at once; its second probe comes after a uniformly random share of the interval,
-/// which spreads endpoints over the interval; after that, every interval ± <see cref="HealthCheckOptions.Jitter"/>.
+/// which spreads endpoints over the interval; after that, every interval ± <see cref="ActiveHealthCheckOptions.Jitter"/>.
 /// </para>
 /// <para>Starts with the service (lazily, on its first use) and stops when the service is disposed.</para>
 /// </remarks>
 internal sealed class HeartbeatProber : IDisposable
 {
-    private readonly ServiceState _service;
-    private readonly HealthCheckOptions _options;
+    private readonly IHealthReporter _service;
+    private readonly string _serviceName;
+    private readonly bool _logicalHost;
+    private readonly ServiceTelemetry _telemetry;
+    private readonly OutlierDetector? _detector;
+    private readonly ActiveHealthCheckOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly HttpMessageInvoker _invoker;
     private readonly Random _random;
@@ -35,10 +38,15 @@ internal sealed class HeartbeatProber : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private bool _disposed;
 
-    public HeartbeatProber(ServiceState service, HealthCheckOptions options, TimeProvider timeProvider, HttpMessageHandler handler,
-        Random random, SlowStartCurve? slowStart)
+    public HeartbeatProber(string serviceName, IHealthReporter service, ActiveHealthCheckOptions options, bool logicalHost,
+        ServiceTelemetry telemetry, OutlierDetector? detector, TimeProvider timeProvider, HttpMessageHandler handler, Random random,
+        SlowStartCurve? slowStart)
     {
+        _serviceName = serviceName;
         _service = service;
+        _logicalHost = logicalHost;
+        _telemetry = telemetry;
+        _detector = detector;
         _options = options;
         _timeProvider = timeProvider;
         _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
@@ -52,7 +60,7 @@ internal sealed class HeartbeatProber : IDisposable
     private long _probesCompleted;
 
     /// <summary>Raised when a probe has been recorded and the endpoint's next probe scheduled (for tests and diagnostics).</summary>
-    internal event Action<Endpoint>? ProbeFinished;
+    internal event Action<MeshEndpoint>? ProbeFinished;
 
     /// <summary>Takes the service's current members: starts probing new ones at once, stops probing removed ones.</summary>
     public void Update(EndpointSet members)
@@ -108,7 +116,7 @@ internal sealed class HeartbeatProber : IDisposable
         var endpoint = probe.Endpoint;
         bool healthy;
         string detail;
-        using var activity = MeshTracing.StartHeartbeat(_service.ServiceName, endpoint);
+        using var activity = MeshTracing.StartHeartbeat(_serviceName, endpoint);
         long started = _timeProvider.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         using var timer = _timeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), timeout,
@@ -117,9 +125,9 @@ internal sealed class HeartbeatProber : IDisposable
         {
             using var request = new HttpRequestMessage(HttpMethod.Get,
                 new Uri(string.Concat(endpoint.Scheme, Uri.SchemeDelimiter, endpoint.Authority, _options.Path), UriKind.Absolute));
-            if (_service.Options.HostHeader == HostHeaderPolicy.LogicalName)
+            if (_logicalHost)
             {
-                request.Headers.Host = _service.ServiceName;
+                request.Headers.Host = _serviceName;
             }
 
             using var response = await _invoker.SendAsync(request, timeout.Token).ConfigureAwait(false);
@@ -143,7 +151,7 @@ internal sealed class HeartbeatProber : IDisposable
         }
 
         Interlocked.Increment(ref _probesCompleted);
-        _service.Telemetry.OnHeartbeat(endpoint, healthy, _timeProvider.GetElapsedTime(started));
+        _telemetry.OnHeartbeat(endpoint, healthy, _timeProvider.GetElapsedTime(started));
         if (!healthy)
         {
             activity?.SetStatus(ActivityStatusCode.Error, detail);
@@ -152,7 +160,7 @@ internal sealed class HeartbeatProber : IDisposable
         Record(endpoint, healthy, detail);
     }
 
-    private void Record(Endpoint endpoint, bool healthy, string detail)
+    private void Record(MeshEndpoint endpoint, bool healthy, string detail)
     {
         var health = endpoint.Health;
         if (healthy)
@@ -165,15 +173,15 @@ internal sealed class HeartbeatProber : IDisposable
                 {
                     if (before == HealthOpinion.Unhealthy)
                     {
-                        health.BeginSlowStart(EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp()), _slowStart);
+                        health.BeginSlowStart(MonotonicClock.Ticks(_timeProvider, _timeProvider.GetTimestamp()), _slowStart);
                         _service.OnHealthChanged();
                     }
 
-                    _service.Report(new HealthTransition(_service.ServiceName, HealthTransitionKind.ActiveHealthy, endpoint, detail));
+                    _service.Report(new HealthTransition(_serviceName, HealthTransitionKind.ActiveHealthy, endpoint, detail));
                 }
             }
 
-            _service.Detector?.OnHeartbeatSucceeded(endpoint);
+            _detector?.OnHeartbeatSucceeded(endpoint);
             return;
         }
 
@@ -181,7 +189,7 @@ internal sealed class HeartbeatProber : IDisposable
         if (failures >= _options.UnhealthyThreshold && health.SetActive(HealthOpinion.Unhealthy))
         {
             _service.OnHealthChanged();
-            _service.Report(new HealthTransition(_service.ServiceName, HealthTransitionKind.ActiveUnhealthy, endpoint,
+            _service.Report(new HealthTransition(_serviceName, HealthTransitionKind.ActiveUnhealthy, endpoint,
                 string.Create(CultureInfo.InvariantCulture, $"{failures} failed probes in a row, the last: {detail}")));
         }
     }
@@ -231,13 +239,13 @@ internal sealed class HeartbeatProber : IDisposable
         private bool _stopped;
         private bool _probedOnce;
 
-        public Probe(HeartbeatProber prober, Endpoint endpoint)
+        public Probe(HeartbeatProber prober, MeshEndpoint endpoint)
         {
             _prober = prober;
             Endpoint = endpoint;
         }
 
-        public Endpoint Endpoint { get; set; }
+        public MeshEndpoint Endpoint { get; set; }
 
         public void Arm(TimeSpan due)
         {

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 
 namespace Mesh.Client.Health;
@@ -26,7 +25,8 @@ namespace Mesh.Client.Health;
 /// </remarks>
 internal sealed class OutlierDetector : IDisposable
 {
-    private readonly ServiceState _service;
+    private readonly IHealthReporter _service;
+    private readonly string _serviceName;
     private readonly PassiveHealthOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
@@ -36,8 +36,9 @@ internal sealed class OutlierDetector : IDisposable
     private readonly ConcurrentDictionary<EndpointHealth, ITimer> _timers = new();
     private bool _disposed;
 
-    public OutlierDetector(ServiceState service, PassiveHealthOptions options, TimeProvider timeProvider, Random random, SlowStartCurve? slowStart)
+    public OutlierDetector(string serviceName, IHealthReporter service, PassiveHealthOptions options, TimeProvider timeProvider, Random random, SlowStartCurve? slowStart)
     {
+        _serviceName = serviceName;
         _service = service;
         _options = options;
         _timeProvider = timeProvider;
@@ -47,7 +48,7 @@ internal sealed class OutlierDetector : IDisposable
     }
 
     /// <summary>Counts one completed attempt. Called on the request path, after the attempt's lease completed.</summary>
-    public void OnAttemptCompleted(Endpoint endpoint, AttemptOutcome outcome)
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome)
     {
         var health = endpoint.Health;
         if (outcome == AttemptOutcome.Canceled)
@@ -110,7 +111,7 @@ internal sealed class OutlierDetector : IDisposable
     }
 
     /// <summary>A heartbeat succeeded: an endpoint probing after its ejection is re-admitted.</summary>
-    public void OnHeartbeatSucceeded(Endpoint endpoint)
+    public void OnHeartbeatSucceeded(MeshEndpoint endpoint)
     {
         if (endpoint.Health.Phase == EjectionPhase.Probing)
         {
@@ -118,7 +119,7 @@ internal sealed class OutlierDetector : IDisposable
         }
     }
 
-    private void Eject(Endpoint endpoint, string reason)
+    private void Eject(MeshEndpoint endpoint, string reason)
     {
         var health = endpoint.Health;
         HealthTransition transition;
@@ -143,7 +144,7 @@ internal sealed class OutlierDetector : IDisposable
                 int allowed = Math.Max(1, (int)Math.Floor(members.Length * _options.MaxEjectionPercent / 100.0));
                 if (ejected >= allowed)
                 {
-                    transition = new HealthTransition(_service.ServiceName, HealthTransitionKind.EjectionSkipped, endpoint,
+                    transition = new HealthTransition(_serviceName, HealthTransitionKind.EjectionSkipped, endpoint,
                         reason, Available: members.Length - ejected, Members: members.Length);
                 }
                 else
@@ -167,7 +168,7 @@ internal sealed class OutlierDetector : IDisposable
         _service.Report(transition);
     }
 
-    private HealthTransition EjectLocked(Endpoint endpoint, string reason)
+    private HealthTransition EjectLocked(MeshEndpoint endpoint, string reason)
     {
         var health = endpoint.Health;
         long nowTicks = NowTicks();
@@ -192,7 +193,7 @@ internal sealed class OutlierDetector : IDisposable
         }
 
         _timers[health] = timer;
-        return new HealthTransition(_service.ServiceName, HealthTransitionKind.Ejected, endpoint, reason, duration, times);
+        return new HealthTransition(_serviceName, HealthTransitionKind.Ejected, endpoint, reason, duration, times);
     }
 
     private int DecayedTimesEjected(EndpointHealth health, long nowTicks)
@@ -208,7 +209,7 @@ internal sealed class OutlierDetector : IDisposable
         return (int)Math.Max(0, times - periods);
     }
 
-    private void OnEjectionEnded(Endpoint endpoint)
+    private void OnEjectionEnded(MeshEndpoint endpoint)
     {
         lock (_lock)
         {
@@ -224,10 +225,10 @@ internal sealed class OutlierDetector : IDisposable
         }
 
         _service.OnHealthChanged();
-        _service.Report(new HealthTransition(_service.ServiceName, HealthTransitionKind.EjectionEnded, endpoint, "its ejection time elapsed"));
+        _service.Report(new HealthTransition(_serviceName, HealthTransitionKind.EjectionEnded, endpoint, "its ejection time elapsed"));
     }
 
-    private void Readmit(Endpoint endpoint, string reason)
+    private void Readmit(MeshEndpoint endpoint, string reason)
     {
         long nowTicks = NowTicks();
         if (!endpoint.Health.TryReadmit(nowTicks))
@@ -242,11 +243,11 @@ internal sealed class OutlierDetector : IDisposable
             _service.OnHealthChanged();
         }
 
-        _service.Report(new HealthTransition(_service.ServiceName, HealthTransitionKind.Readmitted, endpoint, reason,
+        _service.Report(new HealthTransition(_serviceName, HealthTransitionKind.Readmitted, endpoint, reason,
             TimesEjected: endpoint.Health.TimesEjected));
     }
 
-    private long NowTicks() => EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
+    private long NowTicks() => MonotonicClock.Ticks(_timeProvider, _timeProvider.GetTimestamp());
 
     public void Dispose()
     {
@@ -263,7 +264,7 @@ internal sealed class OutlierDetector : IDisposable
         _timers.Clear();
     }
 
-    private sealed class EjectionTimer(OutlierDetector detector, Endpoint endpoint)
+    private sealed class EjectionTimer(OutlierDetector detector, MeshEndpoint endpoint)
     {
         public void Fire() => detector.OnEjectionEnded(endpoint);
     }

@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// Hedging (backup requests): when the first attempt has not answered after a delay, a second one goes to another

@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>What Host header (and, for https, TLS server name) a request carries once the mesh has picked an endpoint.</summary>
 public enum HostHeaderPolicy

@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// Options for the mesh as a whole, bound from the configuration section <c>Mesh</c> when an

@@ -1,6 +1,4 @@
-using Mesh.Client.Balancing;
-
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// How the mesh treats one service: which balancer picks, which resolver finds endpoints, what the Host header says,
@@ -15,25 +13,25 @@ namespace Mesh.Client.Options;
 public sealed class MeshServiceOptions
 {
     /// <summary>
-    /// The balancing policy. Default: <see cref="BalancerKind.PeakEwma"/>, which weighs each replica's latency and queue
+    /// The balancing policy. Default: <see cref="Balancing.BalancerNames.PeakEwma"/>, which weighs each replica's latency and queue
     /// and so steers away from a slow replica within a few requests (see benchmarks/README.md for the experiment).
     /// </summary>
-    public BalancerKind Balancer { get; set; } = BalancerKind.PeakEwma;
+    public string Balancer { get; set; } = Balancing.BalancerNames.PeakEwma;
 
-    /// <summary>Settings of <see cref="BalancerKind.PeakEwma"/> (<c>Mesh:Services:&lt;service&gt;:PeakEwma</c>).</summary>
+    /// <summary>Settings of <see cref="Balancing.BalancerNames.PeakEwma"/> (<c>Mesh:Services:&lt;service&gt;:PeakEwma</c>).</summary>
     public PeakEwmaOptions PeakEwma { get; set; } = new();
 
-    /// <summary>Settings of <see cref="BalancerKind.LeastRequest"/> (<c>Mesh:Services:&lt;service&gt;:LeastRequest</c>).</summary>
+    /// <summary>Settings of <see cref="Balancing.BalancerNames.LeastRequest"/> (<c>Mesh:Services:&lt;service&gt;:LeastRequest</c>).</summary>
     public LeastRequestOptions LeastRequest { get; set; } = new();
 
-    /// <summary>Settings of <see cref="BalancerKind.RingHash"/> (<c>Mesh:Services:&lt;service&gt;:RingHash</c>).</summary>
+    /// <summary>Settings of <see cref="Balancing.BalancerNames.RingHash"/> (<c>Mesh:Services:&lt;service&gt;:RingHash</c>).</summary>
     public RingHashOptions RingHash { get; set; } = new();
 
-    /// <summary>Settings of <see cref="BalancerKind.Maglev"/> (<c>Mesh:Services:&lt;service&gt;:Maglev</c>).</summary>
+    /// <summary>Settings of <see cref="Balancing.BalancerNames.Maglev"/> (<c>Mesh:Services:&lt;service&gt;:Maglev</c>).</summary>
     public MaglevOptions Maglev { get; set; } = new();
 
     /// <summary>
-    /// Bounded loads for <see cref="BalancerKind.RingHash"/> and <see cref="BalancerKind.Maglev"/>: no endpoint takes more
+    /// Bounded loads for <see cref="Balancing.BalancerNames.RingHash"/> and <see cref="Balancing.BalancerNames.Maglev"/>: no endpoint takes more
     /// than this factor times the mean requests in flight; overflow goes on to the next endpoint along the ring or table
     /// (Envoy's <c>hash_balance_factor</c> / 100). At least 1.0, for example 1.25. Default: off (<see langword="null"/>).
     /// Overrides the balancers' own <c>BalanceFactor</c>.
@@ -41,7 +39,7 @@ public sealed class MeshServiceOptions
     public double? BalanceFactor { get; set; }
 
     /// <summary>
-    /// How a request's hash is computed for <see cref="BalancerKind.RingHash"/> and <see cref="BalancerKind.Maglev"/>
+    /// How a request's hash is computed for <see cref="Balancing.BalancerNames.RingHash"/> and <see cref="Balancing.BalancerNames.Maglev"/>
     /// (<c>Mesh:Services:&lt;service&gt;:HashPolicies:&lt;n&gt;</c>); see <see cref="RequestHashPolicy"/>. Empty by default:
     /// a request without <see cref="MeshRequestOptions.HashKey"/> then goes to a random endpoint.
     /// </summary>
@@ -67,8 +65,8 @@ public sealed class MeshServiceOptions
     /// <summary>Passive failure accounting and ejection (<c>PassiveHealth</c>). On by default.</summary>
     public PassiveHealthOptions PassiveHealth { get; } = new();
 
-    /// <summary>Background heartbeats (<c>HealthCheck</c>). Off unless <see cref="HealthCheckOptions.Path"/> is set.</summary>
-    public HealthCheckOptions HealthCheck { get; } = new();
+    /// <summary>Background heartbeats (<c>HealthCheck</c>). Off unless <see cref="ActiveHealthCheckOptions.Path"/> is set.</summary>
+    public ActiveHealthCheckOptions HealthCheck { get; } = new();
 
     /// <summary>The panic threshold (<c>Panic</c>). Default: below 50 % available, route to all.</summary>
     public PanicOptions Panic { get; } = new();
@@ -90,12 +88,13 @@ public sealed class MeshServiceOptions
     /// and quoting the value.
     /// </summary>
     /// <param name="keyPrefix">Where these options came from, e.g. <c>Mesh:Services:catalog</c>.</param>
-    public IReadOnlyList<string> Validate(string keyPrefix)
+    /// <param name="balancers">The balancer names services may select; <see langword="null"/> skips that check.</param>
+    internal IReadOnlyList<string> Validate(string keyPrefix, IReadOnlyList<string>? balancers = null)
     {
         var errors = new List<string>();
-        if (!Enum.IsDefined(Balancer))
+        if (balancers is not null && !balancers.Contains(Balancer ?? string.Empty, StringComparer.OrdinalIgnoreCase))
         {
-            errors.Add(Bad(keyPrefix, nameof(Balancer), Balancer, $"one of {string.Join(", ", Enum.GetNames<BalancerKind>())}"));
+            errors.Add(Bad(keyPrefix, nameof(Balancer), Balancer, $"one of {string.Join(", ", balancers)}"));
         }
 
         ValidateBalancing(keyPrefix, errors);
@@ -163,7 +162,7 @@ public sealed class MeshServiceOptions
             Maglev.Validate($"{keyPrefix}:{nameof(Maglev)}", errors);
         }
 
-        BoundedLoad.Validate(keyPrefix, BalanceFactor, errors);
+        MeshServiceOptions.ValidateBalanceFactor(keyPrefix, BalanceFactor, errors);
         for (int i = 0; i < HashPolicies.Count; i++)
         {
             if (HashPolicies[i] is null)
@@ -178,6 +177,15 @@ public sealed class MeshServiceOptions
     }
 
     /// <summary>Formats one validation error: <c>'prefix:Key' is 'value'; expected ...</c>.</summary>
+    /// <summary>Bounded loads' factor: absent (off), or 1.0 to 100 (Envoy's <c>hash_balance_factor</c> is at least 1).</summary>
+    internal static void ValidateBalanceFactor(string keyPrefix, double? factor, List<string> errors)
+    {
+        if (factor is { } f && !(f >= 1.0 && f <= 100.0))
+        {
+            errors.Add(Bad(keyPrefix, "BalanceFactor", f, "absent (off), or a number from 1.0 to 100 such as 1.25"));
+        }
+    }
+
     internal static string Bad(string keyPrefix, string key, object? value, string expected) =>
         $"'{keyPrefix}:{key}' is '{value}'; expected {expected}.";
 }

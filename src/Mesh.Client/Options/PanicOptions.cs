@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>What a service does when too few of its endpoints are available.</summary>
 public enum PanicMode

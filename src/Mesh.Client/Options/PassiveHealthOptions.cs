@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// Passive failure accounting (outlier detection): how real traffic ejects an endpoint. Bound from

@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// Retries to another endpoint, inside the mesh, under a retry budget. Bound from

@@ -1,9 +1,9 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// Slow start: a new or re-admitted endpoint's weight ramps up over <see cref="Window"/> rather than taking full
 /// traffic at once (Envoy's <c>slow_start_config</c>). Weighted and load-aware balancers read it through
-/// <see cref="Discovery.Endpoint.EffectiveWeight(long)"/>. Off by default. Bound from
+/// <see cref="MeshEndpoint.EffectiveWeight(long)"/>. Off by default. Bound from
 /// <c>Mesh:Services:&lt;service&gt;:SlowStart</c>.
 /// </summary>
 /// <remarks>

@@ -1,4 +1,4 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>Timeouts the mesh enforces per service. Bound from <c>Mesh:Services:&lt;service&gt;:Timeouts</c>.</summary>
 /// <remarks>

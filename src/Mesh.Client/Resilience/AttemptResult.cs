@@ -5,9 +5,9 @@ using Mesh.Client.Routing;
 namespace Mesh.Client.Resilience;
 
 /// <summary>How one attempt ended: the endpoint, its outcome, and the response or the exception it produced.</summary>
-internal readonly struct AttemptResult(Endpoint endpoint, AttemptOutcome outcome, HttpResponseMessage? response, ExceptionDispatchInfo? error)
+internal readonly struct AttemptResult(MeshEndpoint endpoint, AttemptOutcome outcome, HttpResponseMessage? response, ExceptionDispatchInfo? error)
 {
-    public Endpoint Endpoint { get; } = endpoint;
+    public MeshEndpoint Endpoint { get; } = endpoint;
 
     public AttemptOutcome Outcome { get; } = outcome;
 

@@ -5,7 +5,7 @@ namespace Mesh.Client.Resilience;
 /// 0.1 ms to about 100 s) over the current and the previous 10-second period. Recording is two interlocked increments;
 /// a percentile is a walk over ~80 buckets.
 /// </summary>
-public sealed class LatencyHistogram
+internal sealed class LatencyHistogram
 {
     private const double MinMilliseconds = 0.1;
     private const double Growth = 1.2;

@@ -17,7 +17,7 @@ namespace Mesh.Client.Resilience;
 /// the budget can be overdrawn by at most the number of threads retrying at that instant. That is the price of no lock.
 /// </para>
 /// </remarks>
-public sealed class RetryBudget
+internal sealed class RetryBudget
 {
     private const int Slices = 10;
     private const int EpochBits = 20;

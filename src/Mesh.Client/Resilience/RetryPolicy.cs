@@ -1,5 +1,4 @@
 using System.Net;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 
 namespace Mesh.Client.Resilience;

@@ -19,7 +19,7 @@ internal struct TriedEndpoints
     public readonly int Count => _count;
 
     /// <summary>Remembers <paramref name="endpoint"/>; returns false when the buffer is full.</summary>
-    public bool Add(Endpoint endpoint)
+    public bool Add(MeshEndpoint endpoint)
     {
         if (_count == Capacity)
         {
@@ -32,11 +32,11 @@ internal struct TriedEndpoints
 
     /// <summary>The endpoints tried so far.</summary>
     [UnscopedRef]
-    public ReadOnlySpan<Endpoint> AsSpan() => ((ReadOnlySpan<Endpoint>)_items)[.._count];
+    public ReadOnlySpan<MeshEndpoint> AsSpan() => ((ReadOnlySpan<MeshEndpoint>)_items)[.._count];
 
     [InlineArray(Capacity)]
     private struct Buffer
     {
-        private Endpoint _element;
+        private MeshEndpoint _element;
     }
 }

@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
-using Mesh.Client.Options;
 using Mesh.Client.Resilience;
 
 namespace Mesh.Client.Routing;
@@ -102,7 +101,7 @@ internal sealed class MeshHandler : DelegatingHandler
     }
 
     private async Task<HttpResponseMessage> SendFirstAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
-        Endpoint endpoint, ulong? hash, CancellationToken cancellationToken)
+        MeshEndpoint endpoint, ulong? hash, CancellationToken cancellationToken)
     {
         state.RetryBudget.Deposit();
         bool setHost = SetLogicalHost(state.Options, request, logicalUri);
@@ -144,7 +143,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// first attempt already sent (and the budget already credited for this request), if any.
     /// </summary>
     private async Task<HttpResponseMessage> SendWithPoliciesAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri,
-        ulong? hash, Endpoint? endpoint, AttemptResult? first, CancellationToken cancellationToken)
+        ulong? hash, MeshEndpoint? endpoint, AttemptResult? first, CancellationToken cancellationToken)
     {
         var options = state.Options;
         var tried = new TriedEndpoints();
@@ -282,7 +281,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// that completes asynchronously allocates no state machine of its own when the pool has one.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<AttemptResult> SendAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint, int attempt,
+    private async ValueTask<AttemptResult> SendAttemptAsync(ServiceState state, HttpRequestMessage request, Uri logicalUri, MeshEndpoint endpoint, int attempt,
         CancellationToken callerToken, CancellationToken requestToken, CancellationToken hedgeToken)
     {
         var scope = BeginAttempt(state, request, logicalUri, endpoint, attempt, requestToken, hedgeToken);
@@ -301,7 +300,7 @@ internal sealed class MeshHandler : DelegatingHandler
     }
 
     /// <summary>Starts an attempt: rewrites the URI, arms the attempt timeout (and a hedge's cancellation), takes the lease.</summary>
-    private AttemptScope BeginAttempt(ServiceState state, HttpRequestMessage request, Uri logicalUri, Endpoint endpoint, int attempt,
+    private AttemptScope BeginAttempt(ServiceState state, HttpRequestMessage request, Uri logicalUri, MeshEndpoint endpoint, int attempt,
         CancellationToken requestToken, CancellationToken hedgeToken)
     {
         request.RequestUri = RewriteUri(logicalUri, endpoint);
@@ -369,7 +368,7 @@ internal sealed class MeshHandler : DelegatingHandler
     }
 
     /// <summary>What an attempt holds between its start and its end.</summary>
-    private readonly record struct AttemptScope(Endpoint Endpoint, EndpointLease Lease, CancellationTokenSource? Cts, ITimer? Timer,
+    private readonly record struct AttemptScope(MeshEndpoint Endpoint, EndpointLease Lease, CancellationTokenSource? Cts, ITimer? Timer,
         CancellationToken Token);
 
     /// <summary>
@@ -380,7 +379,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// clone of the request (made before anything is sent), so no two sends share a request object.
     /// </summary>
     private async Task<(AttemptResult Result, TriedEndpoints Tried)> SendHedgedAsync(ServiceState state, HttpRequestMessage request, ulong? hash,
-        Uri logicalUri, Endpoint first, TriedEndpoints tried, CancellationToken callerToken, CancellationToken requestToken)
+        Uri logicalUri, MeshEndpoint first, TriedEndpoints tried, CancellationToken callerToken, CancellationToken requestToken)
     {
         var hedging = state.Options.Hedging;
         var running = new List<(Task<AttemptResult> Task, CancellationTokenSource Cancel, HttpRequestMessage Request)>(hedging.MaxAttempts);
@@ -389,7 +388,7 @@ internal sealed class MeshHandler : DelegatingHandler
         Task? delay = null;
         AttemptResult? lastFailure = null;
 
-        void Launch(Endpoint endpoint)
+        void Launch(MeshEndpoint endpoint)
         {
             var clone = CloneWithoutContent(request);
             var cancel = new CancellationTokenSource();
@@ -541,7 +540,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// Picks an endpoint the request has not tried. An endpoint probing after an ejection takes one attempt at a time;
     /// when the balancer offers one whose probe is taken, the pick is repeated without it (at most twice).
     /// </summary>
-    private static Endpoint? Pick(ServiceState state, HttpRequestMessage request, ulong? hash, ref TriedEndpoints tried)
+    private static MeshEndpoint? Pick(ServiceState state, HttpRequestMessage request, ulong? hash, ref TriedEndpoints tried)
     {
         var endpoint = state.Balancer.Pick(new PickContext(request, hash, tried.AsSpan()));
         if (endpoint is null || endpoint.Health.TryBeginAttempt())
@@ -569,7 +568,7 @@ internal sealed class MeshHandler : DelegatingHandler
     }
 
     /// <summary>Fail fast: waits a bounded time for a routable endpoint (Linkerd's failfast), then throws.</summary>
-    private static async Task<Endpoint> WaitForEndpointAsync(ServiceState state, HttpRequestMessage request, ulong? hash,
+    private static async Task<MeshEndpoint> WaitForEndpointAsync(ServiceState state, HttpRequestMessage request, ulong? hash,
         CancellationToken cancellationToken)
     {
         if (state.Endpoints.Count == 0)
@@ -628,7 +627,7 @@ internal sealed class MeshHandler : DelegatingHandler
         _timeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, delay, Timeout.InfiniteTimeSpan);
 
     /// <summary>The endpoint's scheme and authority with the logical URI's path and query (already escaped).</summary>
-    internal static Uri RewriteUri(Uri logicalUri, Endpoint endpoint) =>
+    internal static Uri RewriteUri(Uri logicalUri, MeshEndpoint endpoint) =>
         new(string.Concat(endpoint.Scheme, Uri.SchemeDelimiter, endpoint.Authority, logicalUri.PathAndQuery), UriKind.Absolute);
 
     private static string DescribeEmpty(ServiceState state) =>

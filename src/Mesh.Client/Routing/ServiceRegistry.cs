@@ -3,7 +3,6 @@ using Mesh.Client.Balancing;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -26,7 +25,6 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly MeshServiceOptionsFactory _optionsFactory;
     private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
     private readonly ILoggerFactory _loggerFactory;
-    private readonly IMeshHealthEvents[] _healthEvents;
     private readonly Lock _createLock = new();
     private readonly MeshMetrics? _metrics;
     private readonly ILogger _logger;
@@ -35,9 +33,8 @@ internal sealed partial class ServiceRegistry : IDisposable
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
         IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
-        IEnumerable<IMeshHealthEvents>? healthEvents = null, MeshMetrics? metrics = null)
+        MeshMetrics? metrics = null)
     {
-        _healthEvents = healthEvents?.ToArray() ?? [];
         _resolvers = resolvers.ToArray();
         _optionsFactory = optionsFactory;
         _clientOptions = clientOptions;
@@ -83,8 +80,8 @@ internal sealed partial class ServiceRegistry : IDisposable
                 return existing;
             }
 
-            var state = new ServiceState(client.Name, query, options, LoadBalancerFactory.Create(options, TimeProvider),
-                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), _healthEvents, ProbeHandlerFactory, metrics: _metrics);
+            var state = new ServiceState(client.Name, query, options, _optionsFactory.Balancers.Create(serviceName, options, TimeProvider),
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), ProbeHandlerFactory, metrics: _metrics);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))

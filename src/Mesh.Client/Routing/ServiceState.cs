@@ -2,7 +2,6 @@ using Mesh.Client.Balancing;
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Mesh.Client.Resilience;
 using Microsoft.Extensions.Logging;
 
@@ -16,7 +15,7 @@ namespace Mesh.Client.Routing;
 /// Writers (resolver updates, health changes) are serialised by a lock and publish a new snapshot with one volatile
 /// write; readers (requests) take the snapshot with one volatile read and never wait, except for the first resolution.
 /// </remarks>
-internal sealed class ServiceState : IEndpointObserver, IDisposable
+internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDisposable
 {
     private readonly Lock _writeLock = new();
     private readonly TaskCompletionSource _firstResolution = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -30,13 +29,12 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     private readonly long _markUsedGranularity;
 
     // Health and resilience (Health/, Resilience/).
-    private readonly IReadOnlyList<IMeshHealthEvents> _healthSinks;
     private readonly SlowStartCurve? _slowStart;
     private TaskCompletionSource? _routableChanged;
     private bool _belowPanicThreshold;
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
-        TimeProvider timeProvider, ILogger logger, IReadOnlyList<IMeshHealthEvents>? healthSinks = null,
+        TimeProvider timeProvider, ILogger logger,
         Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null, MeshMetrics? metrics = null)
     {
         ClientName = clientName;
@@ -50,17 +48,16 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
         ResolverName = "(none)";
         _markUsedGranularity = timeProvider.TimestampFrequency / 4;
         _lastUsed = timeProvider.GetTimestamp();
-        _healthSinks = healthSinks ?? [];
         random ??= Random.Shared;
         _slowStart = SlowStartCurve.From(options.SlowStart);
         FailureStatuses = new FailureStatusSet(options.PassiveHealth);
-        Detector = options.PassiveHealth.Enabled ? new OutlierDetector(this, options.PassiveHealth, timeProvider, random, _slowStart) : null;
+        Detector = options.PassiveHealth.Enabled ? new OutlierDetector(query.ServiceName, this, options.PassiveHealth, timeProvider, random, _slowStart) : null;
         RetryBudget = new RetryBudget(options.Retry.BudgetPercent, options.Retry.MinRetriesPerSecond, options.Retry.BudgetTtl, timeProvider);
         Latency = options.Hedging is { Enabled: true, DelayPercentile: not null } ? new LatencyHistogram(timeProvider) : null;
         if (options.HealthCheck.Enabled)
         {
-            Prober = new HeartbeatProber(this, options.HealthCheck, timeProvider,
-                (probeHandlerFactory ?? DefaultProbeHandler)(), random, _slowStart);
+            Prober = new HeartbeatProber(query.ServiceName, this, options.HealthCheck, options.HostHeader == HostHeaderPolicy.LogicalName,
+                Telemetry, Detector, timeProvider, (probeHandlerFactory ?? DefaultProbeHandler)(), random, _slowStart);
         }
     }
 
@@ -70,7 +67,7 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     /// <summary>Passive failure accounting, or null when <see cref="PassiveHealthOptions.Enabled"/> is off.</summary>
     public OutlierDetector? Detector { get; }
 
-    /// <summary>Heartbeats, or null when no <see cref="HealthCheckOptions.Path"/> is set.</summary>
+    /// <summary>Heartbeats, or null when no <see cref="ActiveHealthCheckOptions.Path"/> is set.</summary>
     public HeartbeatProber? Prober { get; }
 
     /// <summary>The retry budget every request of this service deposits into and every retry or hedge withdraws from.</summary>
@@ -140,10 +137,11 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     }
 
     /// <summary>
-    /// Takes a complete snapshot from the resolver. Endpoints already known (same <see cref="Endpoint.Key"/>) keep
-    /// their live load and health; new ones start fresh; removed ones finish what they have in flight.
+    /// Takes a complete snapshot from the resolver. Addresses already known (same <see cref="EndpointAddress.Key"/>) keep
+    /// this client's record of them, with its load and health; new ones get a fresh record; removed ones finish what they
+    /// have in flight. The resolver's address objects may be shared with other clients; the records never are.
     /// </summary>
-    public void OnEndpoints(IReadOnlyList<Endpoint> endpoints)
+    public void OnEndpoints(IReadOnlyList<EndpointAddress> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         using var activity = MeshTracing.StartResolverUpdate(ServiceName, ResolverName);
@@ -157,39 +155,39 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
             }
 
             var previous = _endpoints;
-            var byKey = new Dictionary<string, Endpoint>(previous.Count, StringComparer.Ordinal);
+            var byKey = new Dictionary<string, MeshEndpoint>(previous.Count, StringComparer.Ordinal);
             foreach (var endpoint in previous.Endpoints)
             {
                 byKey[endpoint.Key] = endpoint;
             }
 
-            var next = new List<Endpoint>(endpoints.Count);
+            var next = new List<MeshEndpoint>(endpoints.Count);
             bool changed = endpoints.Count != previous.Count;
             for (int i = 0; i < endpoints.Count; i++)
             {
                 var incoming = endpoints[i];
-                if (byKey.TryGetValue(incoming.Key, out var existing))
+                ArgumentNullException.ThrowIfNull(incoming);
+                if (byKey.Remove(incoming.Key, out var existing))
                 {
-                    if (existing.DescribesSameAs(incoming))
+                    if (!existing.Address.Equals(incoming))
                     {
-                        next.Add(existing);
-                        changed |= i >= previous.Count || !ReferenceEquals(previous[i], existing);
-                    }
-                    else
-                    {
-                        next.Add(incoming.WithStateOf(existing));
+                        existing.Redescribe(incoming);
                         changed = true;
                     }
+
+                    next.Add(existing);
+                    changed |= i >= previous.Count || !ReferenceEquals(previous[i], existing);
                 }
-                else
+                else if (!ContainsKey(next, incoming.Key))
                 {
+                    var created = new MeshEndpoint(incoming);
                     if (_resolved)
                     {
                         // A member that joins a running service ramps up (slow start); the first members start equal.
-                        incoming.Health.BeginSlowStart(EndpointLease.MonotonicTicks(TimeProvider, TimeProvider.GetTimestamp()), _slowStart);
+                        created.Health.BeginSlowStart(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), _slowStart);
                     }
 
-                    next.Add(incoming);
+                    next.Add(created);
                     changed = true;
                 }
             }
@@ -226,6 +224,19 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
         }
     }
 
+    private static bool ContainsKey(List<MeshEndpoint> endpoints, string key)
+    {
+        foreach (var endpoint in endpoints)
+        {
+            if (string.Equals(endpoint.Key, key, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>A resolver refresh failed: keep the last good snapshot, remember the error for messages.</summary>
     public void OnError(Exception exception)
     {
@@ -238,7 +249,7 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
 
     /// <summary>
     /// Recomputes which members are routable after a health change, and republishes. The routable subset is the
-    /// available members of the lowest priority level that has one (<see cref="EndpointPriority"/>). When fewer than
+    /// available members of the lowest priority level that has one (<see cref="Health.RoutableSet"/>). When fewer than
     /// the panic threshold of that level are available, every member of the level is routable
     /// (<see cref="PanicMode.RouteToAll"/>) or only the available ones (<see cref="PanicMode.FailFast"/>); with none
     /// available at any level, the lowest level is the one panic routes to.
@@ -305,7 +316,7 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     }
 
     /// <summary>Logs a health transition and hands it to every sink. Called outside the write lock.</summary>
-    internal void Report(in HealthTransition transition)
+    public void Report(in HealthTransition transition)
     {
         string endpoint = transition.Endpoint?.Key ?? string.Empty;
         switch (transition.Kind)
@@ -338,10 +349,6 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
         }
 
         Telemetry.OnHealthTransition(transition);
-        foreach (var sink in _healthSinks)
-        {
-            sink.OnTransition(transition);
-        }
 
         HealthTransitioned?.Invoke(transition);
     }
@@ -350,28 +357,10 @@ internal sealed class ServiceState : IEndpointObserver, IDisposable
     private HealthTransition? Publish(EndpointSet members)
     {
         var all = members.Endpoints;
-        Span<bool> available = all.Length <= 256 ? stackalloc bool[all.Length] : new bool[all.Length];
-        int availableCount = 0;
-        for (int i = 0; i < all.Length; i++)
-        {
-            available[i] = all[i].Health.IsAvailable;
-            availableCount += available[i] ? 1 : 0;
-        }
-
+        Span<bool> routable = all.Length <= 256 ? stackalloc bool[all.Length] : new bool[all.Length];
         var panic = Options.Panic;
-        int level = EndpointPriority.PreferredLevel(all, available, out int levelSize);
-        availableCount = EndpointPriority.KeepLevel(all, available, level);
-        bool below = levelSize > 0 && (availableCount == 0 || availableCount * 100.0 < panic.ThresholdPercent * levelSize);
-        EndpointSet next;
-        if (below && panic.Mode == PanicMode.RouteToAll)
-        {
-            EndpointPriority.MarkLevel(all, available, level);
-            next = members.WithRoutable(available, isPanic: true);
-        }
-        else
-        {
-            next = members.WithRoutable(available, isPanic: false);
-        }
+        var (below, isPanic) = RoutableSet.Compute(all, routable, panic, out int availableCount);
+        var next = members.WithRoutable(routable, isPanic);
 
         Balancer.Update(next);
         Volatile.Write(ref _endpoints, next);

@@ -1,5 +1,4 @@
 using Mesh.Client.Balancing;
-using Mesh.Client.Options;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -11,21 +10,21 @@ public sealed class BalancerOptionsTests
     [Fact]
     public void PeakEwma_is_the_default_balancer()
     {
-        Assert.Equal(BalancerKind.PeakEwma, new MeshServiceOptions().Balancer);
-        Assert.IsType<PeakEwmaBalancer>(LoadBalancerFactory.Create(new MeshServiceOptions(), TimeProvider.System));
+        Assert.Equal(BalancerNames.PeakEwma, new MeshServiceOptions().Balancer);
+        Assert.IsType<PeakEwmaBalancer>(LoadBalancerFactory.CreateBuiltIn(new MeshServiceOptions(), TimeProvider.System));
     }
 
     [Theory]
-    [InlineData(BalancerKind.RoundRobin, typeof(RoundRobinBalancer))]
-    [InlineData(BalancerKind.Random, typeof(RandomBalancer))]
-    [InlineData(BalancerKind.PeakEwma, typeof(PeakEwmaBalancer))]
-    [InlineData(BalancerKind.LeastRequest, typeof(LeastRequestBalancer))]
-    [InlineData(BalancerKind.WeightedRoundRobin, typeof(WeightedRoundRobinBalancer))]
-    [InlineData(BalancerKind.RingHash, typeof(RingHashBalancer))]
-    [InlineData(BalancerKind.Maglev, typeof(MaglevBalancer))]
-    public void The_factory_builds_every_kind(BalancerKind kind, Type type)
+    [InlineData(BalancerNames.RoundRobin, typeof(RoundRobinBalancer))]
+    [InlineData(BalancerNames.Random, typeof(RandomBalancer))]
+    [InlineData(BalancerNames.PeakEwma, typeof(PeakEwmaBalancer))]
+    [InlineData(BalancerNames.LeastRequest, typeof(LeastRequestBalancer))]
+    [InlineData(BalancerNames.WeightedRoundRobin, typeof(WeightedRoundRobinBalancer))]
+    [InlineData(BalancerNames.RingHash, typeof(RingHashBalancer))]
+    [InlineData(BalancerNames.Maglev, typeof(MaglevBalancer))]
+    public void The_factory_builds_every_kind(string kind, Type type)
     {
-        Assert.IsType(type, LoadBalancerFactory.Create(new MeshServiceOptions { Balancer = kind }, TimeProvider.System));
+        Assert.IsType(type, new LoadBalancerFactory().Create("catalog", new MeshServiceOptions { Balancer = kind }, TimeProvider.System));
     }
 
     [Fact]
@@ -52,7 +51,7 @@ public sealed class BalancerOptionsTests
         using var provider = MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", "http://127.0.0.1:1"), configuration);
 
         var options = provider.GetRequiredService<IOptions<MeshClientOptions>>().Value.Services["catalog"];
-        Assert.Equal(BalancerKind.RingHash, options.Balancer);
+        Assert.Equal(BalancerNames.RingHash, options.Balancer);
         Assert.Equal(TimeSpan.FromSeconds(5), options.PeakEwma.Decay);
         Assert.Equal(TimeSpan.FromMilliseconds(50), options.PeakEwma.SeedRtt);
         Assert.Equal(3, options.PeakEwma.FailurePenaltyFactor);

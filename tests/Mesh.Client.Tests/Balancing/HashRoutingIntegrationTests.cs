@@ -13,9 +13,9 @@ public sealed class HashRoutingIntegrationTests : BackendFleetTests
     }
 
     [Theory]
-    [InlineData(BalancerKind.RingHash)]
-    [InlineData(BalancerKind.Maglev)]
-    public async Task Requests_with_the_same_header_key_go_to_the_same_backend(BalancerKind kind)
+    [InlineData(BalancerNames.RingHash)]
+    [InlineData(BalancerNames.Maglev)]
+    public async Task Requests_with_the_same_header_key_go_to_the_same_backend(string kind)
     {
         using var provider = MeshTestHost.Build(
             m => m.AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray()),
@@ -56,7 +56,7 @@ public sealed class HashRoutingIntegrationTests : BackendFleetTests
     {
         using var provider = MeshTestHost.Build(
             m => m.AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray()),
-            handler: o => o.Balancer = BalancerKind.Maglev);
+            handler: o => o.Balancer = BalancerNames.Maglev);
         var client = provider.Client();
 
         for (int i = 0; i < 20; i++)

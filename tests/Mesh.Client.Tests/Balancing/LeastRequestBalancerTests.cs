@@ -22,7 +22,7 @@ public sealed class LeastRequestBalancerTests
     [Fact]
     public void With_unequal_weights_scores_weight_over_in_flight_plus_one()
     {
-        var set = new EndpointSet([new Endpoint("http", "10.0.0.1", 1, 4), new Endpoint("http", "10.0.0.1", 2, 1)]);
+        var set = new EndpointSet([new MeshEndpoint("http", "10.0.0.1", 1, 4), new MeshEndpoint("http", "10.0.0.1", 2, 1)]);
         var balancer = new LeastRequestBalancer(random: new Random(3));
         balancer.Update(set);
         _ = set[0].Begin(TimeProvider.System);

@@ -29,7 +29,7 @@ public sealed class MaglevBalancerTests
     [Fact]
     public void Uses_the_endpoint_hash_key_as_envoy_uses_hostname_or_metadata_hash_key()
     {
-        var set = new EndpointSet(Enumerable.Range(90, 6).Select(p => new Endpoint("http", "127.0.0.1", p, hashKey: p.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        var set = new EndpointSet(Enumerable.Range(90, 6).Select(p => new MeshEndpoint("http", "127.0.0.1", p, hashKey: p.ToString(System.Globalization.CultureInfo.InvariantCulture))));
         var balancer = new MaglevBalancer(new MaglevOptions { TableSize = 7 });
         balancer.Update(set);
         AssertAssignments(balancer, set, [2, 5, 0, 3, 4, 1, 0]);
@@ -53,7 +53,7 @@ public sealed class MaglevBalancerTests
     [Fact]
     public void Gives_weighted_hosts_envoys_slots()
     {
-        var set = new EndpointSet([new Endpoint("http", "127.0.0.1", 90, 1), new Endpoint("http", "127.0.0.1", 91, 2)]);
+        var set = new EndpointSet([new MeshEndpoint("http", "127.0.0.1", 90, 1), new MeshEndpoint("http", "127.0.0.1", 91, 2)]);
         var balancer = new MaglevBalancer(new MaglevOptions { TableSize = 17 });
         balancer.Update(set);
         AssertAssignments(balancer, set, [1, 0, 0, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1]);

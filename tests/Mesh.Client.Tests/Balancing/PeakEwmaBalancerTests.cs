@@ -9,7 +9,7 @@ public sealed class PeakEwmaBalancerTests
 {
     private readonly ManualTimeProvider _time = new();
 
-    private void Respond(Endpoint endpoint, TimeSpan latency, AttemptOutcome outcome = AttemptOutcome.Success, int status = 200)
+    private void Respond(MeshEndpoint endpoint, TimeSpan latency, AttemptOutcome outcome = AttemptOutcome.Success, int status = 200)
     {
         var lease = endpoint.Begin(_time);
         _time.Advance(latency);
@@ -99,20 +99,21 @@ public sealed class PeakEwmaBalancerTests
         }
 
         Assert.Same(set[1], balancer.PickOne());
-        Assert.True(set[0].Load.GetRttEstimateTicks(EndpointLease.MonotonicTicks(_time, _time.GetTimestamp())) > TimeSpan.FromMilliseconds(100).Ticks);
+        Assert.True(set[0].Load.GetRttEstimateTicks(MonotonicClock.Ticks(_time, _time.GetTimestamp())) > TimeSpan.FromMilliseconds(100).Ticks);
     }
 
     [Theory]
-    [InlineData(AttemptOutcome.Success, 500)]
-    [InlineData(AttemptOutcome.Success, 429)]
-    [InlineData(AttemptOutcome.ConnectFailure, 0)]
-    [InlineData(AttemptOutcome.Timeout, 0)]
-    public void Failures_of_every_kind_record_a_penalised_latency(AttemptOutcome outcome, int status)
+    [InlineData((int)AttemptOutcome.Success, 500)]
+    [InlineData((int)AttemptOutcome.Success, 429)]
+    [InlineData((int)AttemptOutcome.ConnectFailure, 0)]
+    [InlineData((int)AttemptOutcome.Timeout, 0)]
+    public void Failures_of_every_kind_record_a_penalised_latency(int outcomeValue, int status)
     {
+        var outcome = (AttemptOutcome)outcomeValue;
         var endpoint = Endpoints.Many(1)[0];
         Respond(endpoint, TimeSpan.FromMilliseconds(10));
         Respond(endpoint, TimeSpan.FromMilliseconds(1), outcome, status);
-        long now = EndpointLease.MonotonicTicks(_time, _time.GetTimestamp());
+        long now = MonotonicClock.Ticks(_time, _time.GetTimestamp());
         Assert.Equal(TimeSpan.FromMilliseconds(30 * 2).Ticks, endpoint.Load.GetRttEstimateTicks(now), 0);
     }
 
@@ -121,7 +122,7 @@ public sealed class PeakEwmaBalancerTests
     {
         var endpoint = Endpoints.Many(1)[0];
         Respond(endpoint, TimeSpan.FromMilliseconds(10));
-        long Now() => EndpointLease.MonotonicTicks(_time, _time.GetTimestamp());
+        long Now() => MonotonicClock.Ticks(_time, _time.GetTimestamp());
         Assert.True(endpoint.Load.GetRttEstimateTicks(Now()) <= TimeSpan.FromMilliseconds(10).Ticks);
 
         Respond(endpoint, TimeSpan.FromMilliseconds(5), AttemptOutcome.Canceled, 0); // shorter: says nothing
@@ -176,7 +177,7 @@ public sealed class PeakEwmaSystemClockTests
         var set = Endpoints.Many(2);
         var balancer = new PeakEwmaBalancer();
         balancer.Update(set);
-        long now = EndpointLease.MonotonicTicks(TimeProvider.System, TimeProvider.System.GetTimestamp());
+        long now = MonotonicClock.Ticks(TimeProvider.System, TimeProvider.System.GetTimestamp());
         set[0].Load.RecordRtt(TimeSpan.FromMilliseconds(500), now);
         set[1].Load.RecordRtt(TimeSpan.FromMilliseconds(5), now);
         for (int i = 0; i < 100; i++)

@@ -1,7 +1,5 @@
 using System.Numerics;
 using Mesh.Client.Balancing;
-using Mesh.Client.Hashing;
-using Mesh.Client.Options;
 
 namespace Mesh.Client.Tests.Balancing;
 
@@ -16,7 +14,7 @@ public sealed class RequestHashTests
     {
         using var request = Get();
         request.Headers.Add("x-user", "ann");
-        Assert.Equal(XxHash64.HashToUInt64("ann"), Hash(request, RequestHashPolicy.Header("X-User")));
+        Assert.Equal(Utf8XxHash64.Hash("ann"), Hash(request, RequestHashPolicy.Header("X-User")));
     }
 
     [Fact]
@@ -24,7 +22,7 @@ public sealed class RequestHashTests
     {
         using var request = Get();
         request.Headers.Add("x-tenant", ["a", "b"]);
-        Assert.Equal(XxHash64.HashToUInt64("a,b"), Hash(request, RequestHashPolicy.Header("x-tenant")));
+        Assert.Equal(Utf8XxHash64.Hash("a,b"), Hash(request, RequestHashPolicy.Header("x-tenant")));
     }
 
     [Fact]
@@ -32,7 +30,7 @@ public sealed class RequestHashTests
     {
         using var request = Get();
         request.Headers.Add("Cookie", "theme=dark; session=\"s-123\"; other=1");
-        Assert.Equal(XxHash64.HashToUInt64("s-123"), Hash(request, RequestHashPolicy.Cookie("session")));
+        Assert.Equal(Utf8XxHash64.Hash("s-123"), Hash(request, RequestHashPolicy.Cookie("session")));
         Assert.Null(Hash(request, RequestHashPolicy.Cookie("Session"))); // cookie names are case-sensitive
     }
 
@@ -40,7 +38,7 @@ public sealed class RequestHashTests
     public void A_query_parameter_policy_hashes_the_unescaped_value()
     {
         using var request = Get("http://catalog/items?page=2&user=J%C3%BCrgen+K");
-        Assert.Equal(XxHash64.HashToUInt64("Jürgen K"), Hash(request, RequestHashPolicy.QueryParameter("user")));
+        Assert.Equal(Utf8XxHash64.Hash("Jürgen K"), Hash(request, RequestHashPolicy.QueryParameter("user")));
         Assert.Null(Hash(request, RequestHashPolicy.QueryParameter("missing")));
     }
 
@@ -48,14 +46,14 @@ public sealed class RequestHashTests
     public void A_path_policy_hashes_the_path_without_the_query()
     {
         using var request = Get();
-        Assert.Equal(XxHash64.HashToUInt64("/items/42"), Hash(request, RequestHashPolicy.Path()));
+        Assert.Equal(Utf8XxHash64.Hash("/items/42"), Hash(request, RequestHashPolicy.Path()));
     }
 
     [Fact]
     public void A_custom_policy_hashes_what_the_delegate_returns()
     {
         using var request = Get();
-        Assert.Equal(XxHash64.HashToUInt64("GET"), Hash(request, RequestHashPolicy.Custom(r => r.Method.Method)));
+        Assert.Equal(Utf8XxHash64.Hash("GET"), Hash(request, RequestHashPolicy.Custom(r => r.Method.Method)));
         Assert.Null(Hash(request, RequestHashPolicy.Custom(_ => null)));
     }
 
@@ -64,9 +62,9 @@ public sealed class RequestHashTests
     {
         using var request = Get();
         request.Headers.Add("x-user", "ann");
-        ulong header = XxHash64.HashToUInt64("ann");
-        ulong path = XxHash64.HashToUInt64("/items/42");
-        ulong query = XxHash64.HashToUInt64("2");
+        ulong header = Utf8XxHash64.Hash("ann");
+        ulong path = Utf8XxHash64.Hash("/items/42");
+        ulong query = Utf8XxHash64.Hash("2");
         ulong expected = BitOperations.RotateLeft(BitOperations.RotateLeft(header, 1) ^ path, 1) ^ query;
         Assert.Equal(expected, Hash(request, RequestHashPolicy.Header("x-user"), RequestHashPolicy.Cookie("none"), RequestHashPolicy.Path(), RequestHashPolicy.QueryParameter("page")));
     }
@@ -76,8 +74,8 @@ public sealed class RequestHashTests
     {
         using var request = Get();
         request.Headers.Add("x-user", "ann");
-        Assert.Equal(XxHash64.HashToUInt64("ann"), Hash(request, RequestHashPolicy.Header("x-user", terminal: true), RequestHashPolicy.Path()));
-        Assert.Equal(XxHash64.HashToUInt64("/items/42"), Hash(request, RequestHashPolicy.Header("x-none", terminal: true), RequestHashPolicy.Path()));
+        Assert.Equal(Utf8XxHash64.Hash("ann"), Hash(request, RequestHashPolicy.Header("x-user", terminal: true), RequestHashPolicy.Path()));
+        Assert.Equal(Utf8XxHash64.Hash("/items/42"), Hash(request, RequestHashPolicy.Header("x-none", terminal: true), RequestHashPolicy.Path()));
     }
 
     [Fact]
@@ -94,14 +92,14 @@ public sealed class RequestHashTests
         using var request = Get();
         request.Headers.Add("x-user", "ann");
         request.Options.Set(MeshRequestOptions.HashKey, "bob");
-        Assert.Equal(XxHash64.HashToUInt64("bob"), Hash(request, RequestHashPolicy.Header("x-user")));
+        Assert.Equal(Utf8XxHash64.Hash("bob"), Hash(request, RequestHashPolicy.Header("x-user")));
     }
 
     [Fact]
     public void Only_hash_based_balancers_get_a_hasher()
     {
-        Assert.Null(RequestHasher.For(new MeshServiceOptions { Balancer = BalancerKind.PeakEwma }));
-        Assert.NotNull(RequestHasher.For(new MeshServiceOptions { Balancer = BalancerKind.RingHash }));
-        Assert.NotNull(RequestHasher.For(new MeshServiceOptions { Balancer = BalancerKind.Maglev }));
+        Assert.Null(RequestHasher.For(new MeshServiceOptions { Balancer = BalancerNames.PeakEwma }));
+        Assert.NotNull(RequestHasher.For(new MeshServiceOptions { Balancer = BalancerNames.RingHash }));
+        Assert.NotNull(RequestHasher.For(new MeshServiceOptions { Balancer = BalancerNames.Maglev }));
     }
 }

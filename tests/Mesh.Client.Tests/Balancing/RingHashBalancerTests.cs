@@ -44,7 +44,7 @@ public sealed class RingHashBalancerTests
     [Fact]
     public void Uses_the_endpoint_hash_key_as_envoy_uses_hostname_or_metadata_hash_key()
     {
-        var set = new EndpointSet(Enumerable.Range(90, 6).Select(p => new Endpoint("http", "127.0.0.1", p, hashKey: p.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        var set = new EndpointSet(Enumerable.Range(90, 6).Select(p => new MeshEndpoint("http", "127.0.0.1", p, hashKey: p.ToString(System.Globalization.CultureInfo.InvariantCulture))));
         var balancer = Balancer(12);
         balancer.Update(set);
 
@@ -85,7 +85,7 @@ public sealed class RingHashBalancerTests
     [Fact]
     public void Gives_weighted_hosts_envoys_entries_on_a_tiny_ring()
     {
-        var set = new EndpointSet([new Endpoint("http", "127.0.0.1", 90, 1), new Endpoint("http", "127.0.0.1", 91, 2), new Endpoint("http", "127.0.0.1", 92, 3)]);
+        var set = new EndpointSet([new MeshEndpoint("http", "127.0.0.1", 90, 1), new MeshEndpoint("http", "127.0.0.1", 91, 2), new MeshEndpoint("http", "127.0.0.1", 92, 3)]);
         var balancer = Balancer(6, 6);
         balancer.Update(set);
 
@@ -234,12 +234,12 @@ public sealed class RingHashBalancerTests
         Assert.Contains("'10'", error.Message, StringComparison.Ordinal);
     }
 
-    internal static Endpoint[] Assign(ILoadBalancer balancer, int keys)
+    internal static MeshEndpoint[] Assign(ILoadBalancer balancer, int keys)
     {
-        var result = new Endpoint[keys];
+        var result = new MeshEndpoint[keys];
         for (int k = 0; k < keys; k++)
         {
-            result[k] = balancer.PickFor(Mesh.Client.Hashing.XxHash64.HashToUInt64($"key-{k}"));
+            result[k] = balancer.PickFor(Utf8XxHash64.Hash($"key-{k}"));
         }
 
         return result;

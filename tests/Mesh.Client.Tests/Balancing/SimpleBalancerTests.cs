@@ -6,7 +6,7 @@ namespace Mesh.Client.Tests.Balancing;
 public sealed class SimpleBalancerTests
 {
     private static EndpointSet Set(int count) =>
-        new(Enumerable.Range(1, count).Select(i => Endpoint.Parse($"127.0.0.1:{i}")));
+        new(Enumerable.Range(1, count).Select(i => EndpointAddress.Parse($"127.0.0.1:{i}").Live()));
 
     [Fact]
     public void Round_robin_visits_every_endpoint_once_per_cycle()

@@ -31,7 +31,7 @@ public sealed class SlowStartBalancingTests
     public void A_joining_endpoint_under_load_gets_a_small_share_that_grows_to_its_full_share_over_the_window(string kind)
     {
         using var kit = new HealthTestKit(Members, o => o.SlowStart.Window = Window, balancer: t => Create(kind, t));
-        var shares = new Traffic(kit).JoinAndMeasure(new Endpoint("http", "10.0.0.99", 80), slices: 12);
+        var shares = new Traffic(kit).JoinAndMeasure(new MeshEndpoint("http", "10.0.0.99", 80), slices: 12);
 
         // Under load both policies spread in proportion to weight, so each tenth's share follows the ramp's factor f
         // (10 % floor, linear): about f / (4 + f), from 2 % to 19 %; then the fair 20 %.
@@ -51,7 +51,7 @@ public sealed class SlowStartBalancingTests
     public void Without_slow_start_a_joining_endpoint_under_load_gets_its_full_share_at_once(string kind)
     {
         using var kit = new HealthTestKit(Members, balancer: t => Create(kind, t));
-        var shares = new Traffic(kit).JoinAndMeasure(new Endpoint("http", "10.0.0.99", 80), slices: 2);
+        var shares = new Traffic(kit).JoinAndMeasure(new MeshEndpoint("http", "10.0.0.99", 80), slices: 2);
 
         Assert.InRange(shares[0], FairShare * 0.9, FairShare * 1.1);
     }
@@ -60,7 +60,7 @@ public sealed class SlowStartBalancingTests
     public void Weighted_round_robin_follows_the_ramp_in_ten_steps_and_is_exact_after_it()
     {
         using var kit = new HealthTestKit(Members, o => o.SlowStart.Window = Window, balancer: t => Create("WeightedRoundRobin", t));
-        var joiner = new Endpoint("http", "10.0.0.99", 80, weight: 2);
+        var joiner = new MeshEndpoint("http", "10.0.0.99", 80, weight: 2);
         var shares = new Traffic(kit).JoinAndMeasure(joiner, slices: 10);
 
         // Each tenth is weighted at its midpoint: factor max(0.1, (k + 0.5) / 10), weight 2 against four of weight 1.
@@ -74,7 +74,7 @@ public sealed class SlowStartBalancingTests
         // The last rebuild, at the window's end, restores the exact cycle: 2 turns of 6.
         kit.Time.Advance(TimeSpan.FromSeconds(1));
         var counts = CountPicks(kit.State.Balancer, 600);
-        Assert.Equal(200, counts[joiner]);
+        Assert.Equal(200, counts[kit.State.RecordOf(joiner)]);
         Assert.All(kit.Members, m => Assert.Equal(100, counts[m]));
     }
 
@@ -82,8 +82,9 @@ public sealed class SlowStartBalancingTests
     public void Without_slow_start_weighted_round_robin_gives_a_joining_endpoint_its_exact_share_at_once()
     {
         using var kit = new HealthTestKit(Members, balancer: t => Create("WeightedRoundRobin", t));
-        var joiner = new Endpoint("http", "10.0.0.99", 80, weight: 2);
+        var joiner = new MeshEndpoint("http", "10.0.0.99", 80, weight: 2);
         kit.State.OnEndpoints([.. kit.Members, joiner]);
+        joiner = kit.State.RecordOf(joiner);
 
         var counts = CountPicks(kit.State.Balancer, 600);
         Assert.Equal(200, counts[joiner]);
@@ -115,9 +116,10 @@ public sealed class SlowStartBalancingTests
         CountPicks(balancer, 1000);
         Assert.Equal(before, time.Reads);
 
-        var joiner = new Endpoint("http", "10.0.0.99", 80);
+        var joiner = new MeshEndpoint("http", "10.0.0.99", 80);
         kit.State.OnEndpoints([.. kit.Members, joiner]);
-        time.Now = EndpointLease.MonotonicTicks(kit.Time, kit.Time.GetTimestamp());
+        joiner = kit.State.RecordOf(joiner);
+        time.Now = MonotonicClock.Ticks(kit.Time, kit.Time.GetTimestamp());
         balancer.Update(kit.State.Endpoints);
         CountPicks(balancer, 10);
         Assert.Equal(before + 10, time.Reads); // ramping: one read per pick
@@ -131,8 +133,9 @@ public sealed class SlowStartBalancingTests
     public void Least_request_with_equal_weights_prefers_the_endpoint_at_full_weight_while_another_ramps()
     {
         using var kit = new HealthTestKit(1, o => o.SlowStart.Window = Window, balancer: t => Create("LeastRequest", t));
-        var joiner = new Endpoint("http", "10.0.0.99", 80);
+        var joiner = new MeshEndpoint("http", "10.0.0.99", 80);
         kit.State.OnEndpoints([.. kit.Members, joiner]);
+        joiner = kit.State.RecordOf(joiner);
         kit.Time.Advance(Window / 2);
 
         // Both idle: the old member scores 1 / 1, the joiner 0.5 / 1 (without the ramp they would tie, equal weights).
@@ -144,9 +147,9 @@ public sealed class SlowStartBalancingTests
         Assert.All(Enumerable.Range(0, 50), _ => Assert.Same(joiner, kit.State.Balancer.PickOne()));
     }
 
-    private static Dictionary<Endpoint, int> CountPicks(ILoadBalancer balancer, int picks)
+    private static Dictionary<MeshEndpoint, int> CountPicks(ILoadBalancer balancer, int picks)
     {
-        var counts = new Dictionary<Endpoint, int>();
+        var counts = new Dictionary<MeshEndpoint, int>();
         for (int i = 0; i < picks; i++)
         {
             var endpoint = balancer.PickOne();
@@ -169,10 +172,11 @@ public sealed class SlowStartBalancingTests
         private readonly Queue<(long DueTicks, EndpointLease Lease)> _inFlight = new();
 
         /// <summary>Warms up for 5 s, adds <paramref name="joiner"/>, and returns its share of the picks in each slice.</summary>
-        public double[] JoinAndMeasure(Endpoint joiner, int slices)
+        public double[] JoinAndMeasure(MeshEndpoint joiner, int slices)
         {
             Run(TimeSpan.FromSeconds(5), null, out _);
             kit.State.OnEndpoints([.. kit.Members, joiner]);
+            joiner = kit.State.RecordOf(joiner);
             var shares = new double[slices];
             for (int s = 0; s < slices; s++)
             {
@@ -183,7 +187,7 @@ public sealed class SlowStartBalancingTests
             return shares;
         }
 
-        private int Run(TimeSpan duration, Endpoint? joiner, out int joined)
+        private int Run(TimeSpan duration, MeshEndpoint? joiner, out int joined)
         {
             joined = 0;
             int total = 0;

@@ -13,7 +13,7 @@ public sealed class WeightedRoundRobinBalancerTests
     [InlineData(new[] { 6, 4 })]
     public void Every_cycle_gives_each_endpoint_exactly_its_weight_in_turns(int[] weights)
     {
-        var set = new EndpointSet(weights.Select((w, i) => new Endpoint("http", "10.0.0.1", 8000 + i, w)));
+        var set = new EndpointSet(weights.Select((w, i) => new MeshEndpoint("http", "10.0.0.1", 8000 + i, w)));
         var balancer = new WeightedRoundRobinBalancer();
         balancer.Update(set);
 
@@ -39,7 +39,7 @@ public sealed class WeightedRoundRobinBalancerTests
     [InlineData(new[] { 3, 7, 2, 9 })]
     public void Turns_are_spread_through_the_cycle_not_bunched(int[] weights)
     {
-        var set = new EndpointSet(weights.Select((w, i) => new Endpoint("http", "10.0.0.1", 8000 + i, w)));
+        var set = new EndpointSet(weights.Select((w, i) => new MeshEndpoint("http", "10.0.0.1", 8000 + i, w)));
         var balancer = new WeightedRoundRobinBalancer();
         balancer.Update(set);
         int total = weights.Sum();
@@ -83,7 +83,7 @@ public sealed class WeightedRoundRobinBalancerTests
     [Fact]
     public void A_huge_weight_sum_is_scaled_to_a_bounded_cycle_keeping_every_endpoint()
     {
-        var set = new EndpointSet([new Endpoint("http", "10.0.0.1", 1, int.MaxValue), new Endpoint("http", "10.0.0.1", 2, 3)]);
+        var set = new EndpointSet([new MeshEndpoint("http", "10.0.0.1", 1, int.MaxValue), new MeshEndpoint("http", "10.0.0.1", 2, 3)]);
         var cycle = WeightedRoundRobinBalancer.BuildCycle(set.RoutableArray_());
         Assert.InRange(cycle.Length, 1, WeightedRoundRobinBalancer.MaxCycleLength + 2);
         Assert.Contains(1, cycle);
@@ -99,9 +99,9 @@ public sealed class WeightedRoundRobinBalancerTests
 
 internal static class EndpointSetTestExtensions
 {
-    public static Endpoint[] RoutableArray_(this EndpointSet set) => set.Routable.ToArray();
+    public static MeshEndpoint[] RoutableArray_(this EndpointSet set) => set.Routable.ToArray();
 
-    public static int IndexOf(this ReadOnlySpan<Endpoint> endpoints, Endpoint endpoint)
+    public static int IndexOf(this ReadOnlySpan<MeshEndpoint> endpoints, MeshEndpoint endpoint)
     {
         for (int i = 0; i < endpoints.Length; i++)
         {

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using Mesh.Client.Balancing;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
@@ -51,7 +50,7 @@ public sealed class TelemetryTestHost : IDisposable
         // Round robin, so tests know where requests go (which endpoint fails first, how many each gets).
         services.AddHttpClient(MeshTestHost.ClientName, c => c.BaseAddress = new Uri(baseAddress)).AddMeshHandler(o =>
         {
-            o.Balancer = BalancerKind.RoundRobin;
+            o.Balancer = BalancerNames.RoundRobin;
             handler?.Invoke(o);
         });
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });

@@ -7,7 +7,7 @@ public sealed class EndpointSetTests
     [Fact]
     public void Duplicates_are_kept_once_in_resolver_order()
     {
-        var set = new EndpointSet([Endpoint.Parse("127.0.0.1:2"), Endpoint.Parse("127.0.0.1:1"), Endpoint.Parse("http://127.0.0.1:2")]);
+        var set = new EndpointSet([EndpointAddress.Parse("127.0.0.1:2").Live(), EndpointAddress.Parse("127.0.0.1:1").Live(), EndpointAddress.Parse("http://127.0.0.1:2").Live()]);
 
         Assert.Equal(["http://127.0.0.1:2", "http://127.0.0.1:1"], set.Select(e => e.Key));
         Assert.Equal(2, set.Routable.Length);
@@ -16,7 +16,7 @@ public sealed class EndpointSetTests
     [Fact]
     public void WithRoutable_keeps_membership_and_narrows_the_routable_subset()
     {
-        var set = new EndpointSet([Endpoint.Parse("127.0.0.1:1"), Endpoint.Parse("127.0.0.1:2"), Endpoint.Parse("127.0.0.1:3")]);
+        var set = new EndpointSet([EndpointAddress.Parse("127.0.0.1:1").Live(), EndpointAddress.Parse("127.0.0.1:2").Live(), EndpointAddress.Parse("127.0.0.1:3").Live()]);
 
         var narrowed = set.WithRoutable([true, false, true], isPanic: false);
 

@@ -128,7 +128,7 @@ public sealed class HeartbeatProberTests
         var handler = new ScriptedHandler();
         using var kit = new HealthTestKit(10, o => o.HealthCheck.Path = "/healthz", () => handler);
         var victim = kit.Members[0];
-        kit.Complete(victim, Mesh.Client.Routing.AttemptOutcome.ConnectFailure, 5);
+        kit.Complete(victim, AttemptOutcome.ConnectFailure, 5);
         Assert.Equal(EjectionPhase.Ejected, victim.Health.Phase);
 
         kit.Time.Advance(TimeSpan.FromSeconds(30));
@@ -160,9 +160,9 @@ public sealed class HeartbeatProberTests
         var handler = new ScriptedHandler();
         using var kit = Kit(handler);
         kit.Time.Advance(TimeSpan.FromSeconds(3));
-        var joiner = new Mesh.Client.Discovery.Endpoint("http", "10.0.0.77", 80);
+        var joiner = new EndpointAddress("http", "10.0.0.77", 80);
 
-        kit.State.OnEndpoints([.. kit.Members, joiner]);
+        kit.State.OnEndpoints([.. kit.Members.Select(m => m.Address), joiner]);
 
         Assert.Equal(1, handler.Probes["10.0.0.77"]);
     }

@@ -241,8 +241,8 @@ public sealed class OutlierDetectorTests
     [Fact]
     public void Configured_status_codes_replace_the_default_set()
     {
-        var all5xx = new Mesh.Client.Options.PassiveHealthOptions { AllServerErrorsAreFailures = true };
-        var custom = new Mesh.Client.Options.PassiveHealthOptions { FailureStatusCodes = [429] };
+        var all5xx = new PassiveHealthOptions { AllServerErrorsAreFailures = true };
+        var custom = new PassiveHealthOptions { FailureStatusCodes = [429] };
 
         Assert.True(FailureStatusSet.Default.IsFailure(503));
         Assert.False(FailureStatusSet.Default.IsFailure(500));

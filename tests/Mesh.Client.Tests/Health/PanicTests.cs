@@ -1,5 +1,4 @@
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Mesh.Client.Tests.Infrastructure;
 
 namespace Mesh.Client.Tests.Health;

@@ -27,7 +27,7 @@ public sealed class SlowStartTests
     [Fact]
     public void Without_slow_start_the_effective_weight_is_the_weight()
     {
-        var endpoint = new Endpoint("http", "10.0.0.1", 80, weight: 3);
+        var endpoint = new MeshEndpoint("http", "10.0.0.1", 80, weight: 3);
         Assert.Equal(3.0, endpoint.EffectiveWeight(Ticks(1)));
     }
 
@@ -35,10 +35,11 @@ public sealed class SlowStartTests
     public void An_endpoint_that_joins_a_running_service_ramps_up_and_the_first_members_do_not()
     {
         using var kit = new HealthTestKit(2, o => o.SlowStart.Window = TimeSpan.FromSeconds(60));
-        long Now() => EndpointLease.MonotonicTicks(kit.Time, kit.Time.GetTimestamp());
+        long Now() => MonotonicClock.Ticks(kit.Time, kit.Time.GetTimestamp());
         kit.Time.Advance(TimeSpan.FromSeconds(10));
-        var joiner = new Endpoint("http", "10.0.0.9", 80, weight: 4);
+        var joiner = new MeshEndpoint("http", "10.0.0.9", 80, weight: 4);
         kit.State.OnEndpoints([.. kit.Members, joiner]);
+        joiner = kit.State.RecordOf(joiner);
 
         Assert.Equal(1.0, kit.Members[0].EffectiveWeight(Now()));
         Assert.Equal(0.4, joiner.EffectiveWeight(Now()), 4); // 4 × 10 %
@@ -55,7 +56,7 @@ public sealed class SlowStartTests
     public void A_readmitted_endpoint_ramps_up_again()
     {
         using var kit = new HealthTestKit(10, o => o.SlowStart.Window = TimeSpan.FromSeconds(60));
-        long Now() => EndpointLease.MonotonicTicks(kit.Time, kit.Time.GetTimestamp());
+        long Now() => MonotonicClock.Ticks(kit.Time, kit.Time.GetTimestamp());
         var victim = kit.Members[0];
         kit.Complete(victim, AttemptOutcome.ConnectFailure, 5);
         kit.Time.Advance(TimeSpan.FromSeconds(30));

@@ -1,7 +1,6 @@
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -28,8 +27,8 @@ internal sealed class HealthTestKit : IDisposable
                 Transitions.Add(t);
             }
         };
-        Members = Enumerable.Range(0, endpoints).Select(i => new Endpoint("http", "10.0.0." + (i + 1), 80)).ToArray();
-        State.OnEndpoints(Members);
+        State.OnEndpoints(Enumerable.Range(0, endpoints).Select(i => new EndpointAddress("http", "10.0.0." + (i + 1), 80)).ToArray());
+        Members = State.Endpoints.Endpoints.ToArray();
     }
 
     public MeshServiceOptions Options { get; }
@@ -38,7 +37,7 @@ internal sealed class HealthTestKit : IDisposable
 
     public ServiceState State { get; }
 
-    public Endpoint[] Members { get; }
+    public MeshEndpoint[] Members { get; }
 
     public List<HealthTransition> Transitions { get; } = [];
 
@@ -60,7 +59,7 @@ internal sealed class HealthTestKit : IDisposable
         }
     }
 
-    public void Complete(Endpoint endpoint, AttemptOutcome outcome, int times = 1)
+    public void Complete(MeshEndpoint endpoint, AttemptOutcome outcome, int times = 1)
     {
         for (int i = 0; i < times; i++)
         {
@@ -69,7 +68,7 @@ internal sealed class HealthTestKit : IDisposable
         }
     }
 
-    public bool IsRoutable(Endpoint endpoint) => State.Endpoints.Routable.ToArray().Contains(endpoint);
+    public bool IsRoutable(MeshEndpoint endpoint) => State.Endpoints.Routable.ToArray().Contains(endpoint);
 
     public void Dispose() => State.Dispose();
 }

@@ -5,13 +5,13 @@ namespace Mesh.Client.Tests.Infrastructure;
 /// <summary>An observer that keeps what a resolver published.</summary>
 public sealed class RecordingObserver : IEndpointObserver
 {
-    public List<IReadOnlyList<Endpoint>> Snapshots { get; } = [];
+    public List<IReadOnlyList<EndpointAddress>> Snapshots { get; } = [];
 
     public List<Exception> Errors { get; } = [];
 
-    public IReadOnlyList<Endpoint> Last => Snapshots[^1];
+    public IReadOnlyList<EndpointAddress> Last => Snapshots[^1];
 
-    public void OnEndpoints(IReadOnlyList<Endpoint> endpoints)
+    public void OnEndpoints(IReadOnlyList<EndpointAddress> endpoints)
     {
         lock (Snapshots)
         {

@@ -1,7 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Mesh.Client.Options;
 using Mesh.Client.Tests.Infrastructure;
 
 namespace Mesh.Client.Tests.Integration;

@@ -11,7 +11,7 @@ namespace Mesh.Client.Tests.Integration;
 public sealed class PipelineTests : BackendFleetTests
 {
     private ServiceProvider RoundRobinOverStatic() =>
-        MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Addresses), handler: o => o.Balancer = BalancerKind.RoundRobin);
+        MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Addresses), handler: o => o.Balancer = BalancerNames.RoundRobin);
 
     [Fact]
     public async Task Round_robin_spreads_requests_evenly_over_three_backends()
@@ -85,7 +85,7 @@ public sealed class PipelineTests : BackendFleetTests
     {
         var source = new MutableConfigurationSource(Config(Backends[0], Backends[1]));
         var configuration = new ConfigurationBuilder().Add(source).Build();
-        using var provider = MeshTestHost.Build(configuration: configuration, handler: o => o.Balancer = BalancerKind.RoundRobin);
+        using var provider = MeshTestHost.Build(configuration: configuration, handler: o => o.Balancer = BalancerNames.RoundRobin);
         var client = provider.Client();
         using var stop = new CancellationTokenSource();
         int failures = 0, sent = 0;
@@ -205,7 +205,7 @@ public sealed class PipelineTests : BackendFleetTests
         Assert.Equal(backend.Authority, first.Host);
 
         using (var provider = MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Addresses),
-            handler: o => o.HostHeader = Mesh.Client.Options.HostHeaderPolicy.LogicalName))
+            handler: o => o.HostHeader = HostHeaderPolicy.LogicalName))
         {
             await provider.Client().GetAsync(new Uri("/h2", UriKind.Relative));
         }

@@ -1,6 +1,5 @@
 using System.Net;
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -16,7 +15,7 @@ public sealed class ResilienceIntegrationTests : BackendFleetTests
     private ServiceProvider Host(Action<MeshServiceOptions>? configure = null, int count = 3) =>
         MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Backends.Take(count).Select(b => b.Address).ToArray()), handler: o =>
         {
-            o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin;
+            o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin;
             configure?.Invoke(o);
         });
 
@@ -228,7 +227,7 @@ public sealed class ResilienceIntegrationTests : BackendFleetTests
             ctx.Response.StatusCode = 503;
             return Task.CompletedTask;
         };
-        using var provider = Host(o => o.Balancer = Mesh.Client.Balancing.BalancerKind.RoundRobin);
+        using var provider = Host(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
         var client = provider.Client();
 
         // Round robin starts at b0 (503); the PUT is replayed on b1 with its body.

@@ -1,4 +1,3 @@
-using Mesh.Client.Options;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;

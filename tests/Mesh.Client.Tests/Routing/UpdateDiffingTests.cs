@@ -1,7 +1,6 @@
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
-using Mesh.Client.Options;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,9 +15,9 @@ public sealed class UpdateDiffingTests
     private ServiceState NewService() =>
         new("client", new EndpointQuery("catalog", ["http"]), new MeshServiceOptions(), new RoundRobinBalancer(), _time, NullLogger.Instance);
 
-    private static Endpoint E(string address, int weight = 1, int priority = 0) => Endpoint.Parse(address, weight: weight) is var e && priority == 0
+    private static EndpointAddress E(string address, int weight = 1, int priority = 0) => EndpointAddress.Parse(address, weight: weight) is var e && priority == 0
         ? e
-        : new Endpoint(e.Scheme, e.Host, e.Port, weight, priority: priority);
+        : new EndpointAddress(e.Scheme, e.Host, e.Port, weight, priority: priority);
 
     [Fact]
     public void An_endpoint_in_both_updates_keeps_its_latency_estimate_in_flight_count_and_health_opinion()
@@ -35,11 +34,11 @@ public sealed class UpdateDiffingTests
         service.OnHealthChanged();
         double estimate = first.Load.GetRttEstimateTicks(_time.GetTimestamp());
 
-        // The resolver publishes new objects for the same addresses, plus a new one.
-        service.OnEndpoints([E("10.0.0.3:80"), E("10.0.0.2:80"), E("10.0.0.1:80")]);
+        // The resolver publishes new address objects for the same addresses (spelled differently), plus a new one.
+        service.OnEndpoints([E("10.0.0.3:80"), E("HTTP://10.0.0.2:80"), E("10.0.0.1:80")]);
 
         var survivor = service.Endpoints.Find("http://10.0.0.1:80")!;
-        Assert.Same(first, survivor); // unchanged description: the very same endpoint
+        Assert.Same(first, survivor); // the same address: the very same record
         Assert.Equal(1, survivor.Load.InFlight);
         Assert.Equal(estimate, survivor.Load.GetRttEstimateTicks(_time.GetTimestamp()));
         Assert.Equal(HealthOpinion.Unhealthy, service.Endpoints.Find("http://10.0.0.2:80")!.Health.Passive);
@@ -63,10 +62,9 @@ public sealed class UpdateDiffingTests
         service.OnEndpoints([E("10.0.0.1:80", weight: 2, priority: 1)]);
 
         var after = service.Endpoints[0];
-        Assert.NotSame(before, after);
-        Assert.Equal((2, 1), (after.Weight, after.Priority));
-        Assert.Same(before.Load, after.Load);
-        Assert.Same(before.Health, after.Health);
+        Assert.Same(before, after); // one record per address, redescribed in place
+        Assert.Equal((2, 1), (after.Address.Weight, after.Address.Priority));
+        Assert.Equal(HealthOpinion.Healthy, after.Health.Active);
         Assert.Equal(1, after.Load.InFlight);
         lease.Complete(AttemptOutcome.Success);
         Assert.Equal(0, after.Load.InFlight);

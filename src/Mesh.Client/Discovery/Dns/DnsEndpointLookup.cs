@@ -48,9 +48,9 @@ internal sealed class DnsEndpointLookup
     private int Port => _service.Port ?? (_scheme == Uri.UriSchemeHttps ? 443 : 80);
 
     /// <summary>Looks the service up; throws <see cref="DnsResponseException"/> (or the system resolver's error) when it cannot.</summary>
-    public async Task<List<Endpoint>> ResolveAsync(CancellationToken cancellationToken)
+    public async Task<List<EndpointAddress>> ResolveAsync(CancellationToken cancellationToken)
     {
-        var endpoints = new List<Endpoint>();
+        var endpoints = new List<EndpointAddress>();
         if (_service.SrvName is { } srvName)
         {
             await ResolveSrvAsync(srvName, endpoints, cancellationToken).ConfigureAwait(false);
@@ -65,7 +65,7 @@ internal sealed class DnsEndpointLookup
 
             foreach (var address in addresses)
             {
-                endpoints.Add(new Endpoint(_scheme, address.ToString(), Port));
+                endpoints.Add(new EndpointAddress(_scheme, address.ToString(), Port));
             }
         }
 
@@ -73,7 +73,7 @@ internal sealed class DnsEndpointLookup
         return endpoints;
     }
 
-    private async Task ResolveSrvAsync(string srvName, List<Endpoint> endpoints, CancellationToken cancellationToken)
+    private async Task ResolveSrvAsync(string srvName, List<EndpointAddress> endpoints, CancellationToken cancellationToken)
     {
         var response = await _srvClient().QueryAsync(srvName, QueryType.SRV, cancellationToken).ConfigureAwait(false);
         ThrowOnError(response, srvName, QueryType.SRV);
@@ -112,7 +112,7 @@ internal sealed class DnsEndpointLookup
             foreach (var address in addresses)
             {
                 // SRV weight 0 means "rarely, when others have weight" (RFC 2782); endpoint weights start at 1.
-                endpoints.Add(new Endpoint(_scheme, address.ToString(), record.Port, weight: Math.Max(1, (int)record.Weight), priority: record.Priority));
+                endpoints.Add(new EndpointAddress(_scheme, address.ToString(), record.Port, weight: Math.Max(1, (int)record.Weight), priority: record.Priority));
             }
         }
 

@@ -23,7 +23,7 @@ namespace Mesh.Client.Discovery.Dns;
 /// truly vanished (remove it from configuration to drop it). Only the first request of a service waits for DNS.
 /// </para>
 /// </remarks>
-public sealed class DnsEndpointResolver : IEndpointResolver, IDisposable
+internal sealed class DnsEndpointResolver : IEndpointResolver, IDisposable
 {
     private readonly IOptionsMonitor<DnsResolverOptions> _options;
     private readonly TimeProvider _timeProvider;

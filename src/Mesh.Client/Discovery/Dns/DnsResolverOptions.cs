@@ -1,4 +1,3 @@
-using Mesh.Client.Options;
 
 namespace Mesh.Client.Discovery.Dns;
 
@@ -125,8 +124,8 @@ public sealed class DnsServiceOptions
     /// <summary>
     /// The SRV name to look up instead, for example <c>_http._tcp.catalog.shop.svc.cluster.local</c>. Each record's
     /// target is resolved to its addresses (from the reply's additional section, or A/AAAA lookups) and becomes one
-    /// endpoint per address with the record's port; the record's weight becomes <see cref="Endpoint.Weight"/> (0 counts
-    /// as 1) and its priority <see cref="Endpoint.Priority"/>: the lowest priority is used while any of its endpoints is
+    /// endpoint per address with the record's port; the record's weight becomes <see cref="EndpointAddress.Weight"/> (0 counts
+    /// as 1) and its priority <see cref="EndpointAddress.Priority"/>: the lowest priority is used while any of its endpoints is
     /// available, the next one when none is. Names are asked as given (no search domains): write them fully qualified.
     /// Default: none (A/AAAA).
     /// </summary>

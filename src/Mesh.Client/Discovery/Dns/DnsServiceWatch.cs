@@ -27,7 +27,7 @@ internal sealed partial class DnsServiceWatch : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ITimer _timer;
-    private IReadOnlyList<Endpoint>? _lastGood;
+    private IReadOnlyList<EndpointAddress>? _lastGood;
     private Exception? _lastError;
     private int _failures;
     private bool _refreshing;
@@ -190,7 +190,7 @@ internal sealed partial class DnsServiceWatch : IDisposable
 
     private async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        List<Endpoint>? endpoints = null;
+        List<EndpointAddress>? endpoints = null;
         Exception? error = null;
         try
         {
@@ -249,7 +249,7 @@ internal sealed partial class DnsServiceWatch : IDisposable
         }
     }
 
-    private void Notify(IEndpointObserver observer, IReadOnlyList<Endpoint>? endpoints, Exception? error)
+    private void Notify(IEndpointObserver observer, IReadOnlyList<EndpointAddress>? endpoints, Exception? error)
     {
         try
         {

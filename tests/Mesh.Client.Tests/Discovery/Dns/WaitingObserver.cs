@@ -10,18 +10,18 @@ public sealed class WaitingObserver : IEndpointObserver
 
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>();
 
-    public void OnEndpoints(IReadOnlyList<Endpoint> endpoints) => _events.Writer.TryWrite(endpoints.ToArray());
+    public void OnEndpoints(IReadOnlyList<EndpointAddress> endpoints) => _events.Writer.TryWrite(endpoints.ToArray());
 
     public void OnError(Exception exception) => _events.Writer.TryWrite(exception);
 
     /// <summary>Waits for the next endpoint list that satisfies <paramref name="match"/>, skipping others.</summary>
-    public async Task<Endpoint[]> NextEndpointsAsync(Func<Endpoint[], bool>? match = null)
+    public async Task<EndpointAddress[]> NextEndpointsAsync(Func<EndpointAddress[], bool>? match = null)
     {
         using var timeout = new CancellationTokenSource(Patience);
         while (true)
         {
             var next = await _events.Reader.ReadAsync(timeout.Token);
-            if (next is Endpoint[] endpoints && (match is null || match(endpoints)))
+            if (next is EndpointAddress[] endpoints && (match is null || match(endpoints)))
             {
                 return endpoints;
             }

@@ -1,10 +1,9 @@
-using Mesh.Client.Options;
 
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
-/// One source of a request's hash for consistent-hashing balancers (<see cref="BalancerKind.RingHash"/>,
-/// <see cref="BalancerKind.Maglev"/>): a header, a cookie, a query parameter, the path, or a delegate. Bound from
+/// One source of a request's hash for consistent-hashing balancers (<see cref="Balancing.BalancerNames.RingHash"/>,
+/// <see cref="Balancing.BalancerNames.Maglev"/>): a header, a cookie, a query parameter, the path, or a delegate. Bound from
 /// <c>Mesh:Services:&lt;service&gt;:HashPolicies:&lt;n&gt;</c> (<c>Source</c>, <c>Name</c>, <c>Terminal</c>).
 /// </summary>
 /// <remarks>

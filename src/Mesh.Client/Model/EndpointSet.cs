@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace Mesh.Client.Discovery;
+namespace Mesh.Client;
 
 /// <summary>
 /// An immutable snapshot of a service's endpoints: every member, and the subset a balancer may route to now.
@@ -13,21 +13,21 @@ namespace Mesh.Client.Discovery;
 /// (<see cref="MembershipVersion"/> unchanged) and a new routable subset, so balancers whose structures depend only
 /// on membership (a hash ring, a Maglev table) need not rebuild.
 /// </para>
-/// <para>Endpoints keep the order the resolver gave; an endpoint that appears twice (same <see cref="Endpoint.Key"/>) is kept once.</para>
+/// <para>Endpoints keep the order the resolver gave; an endpoint that appears twice (same <see cref="MeshEndpoint.Key"/>) is kept once.</para>
 /// </remarks>
-public sealed class EndpointSet : IReadOnlyList<Endpoint>
+public sealed class EndpointSet : IReadOnlyList<MeshEndpoint>
 {
     private static long s_membershipVersions;
 
-    private readonly Endpoint[] _endpoints;
-    private readonly Endpoint[] _routable;
+    private readonly MeshEndpoint[] _endpoints;
+    private readonly MeshEndpoint[] _routable;
     private readonly bool[] _isRoutable;
 
     /// <summary>An empty set.</summary>
-    public static EndpointSet Empty { get; } = new(Array.Empty<Endpoint>());
+    public static EndpointSet Empty { get; } = new(Array.Empty<MeshEndpoint>());
 
     /// <summary>Creates a set in which every endpoint is routable.</summary>
-    public EndpointSet(IEnumerable<Endpoint> endpoints)
+    internal EndpointSet(IEnumerable<MeshEndpoint> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         _endpoints = Deduplicate(endpoints);
@@ -37,7 +37,7 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
         MembershipVersion = Interlocked.Increment(ref s_membershipVersions);
     }
 
-    private EndpointSet(Endpoint[] endpoints, long membershipVersion, Endpoint[] routable, bool[] isRoutable, bool isPanic)
+    private EndpointSet(MeshEndpoint[] endpoints, long membershipVersion, MeshEndpoint[] routable, bool[] isRoutable, bool isPanic)
     {
         _endpoints = endpoints;
         MembershipVersion = membershipVersion;
@@ -47,10 +47,10 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
     }
 
     /// <summary>Every member, in the resolver's order.</summary>
-    public ReadOnlySpan<Endpoint> Endpoints => _endpoints;
+    public ReadOnlySpan<MeshEndpoint> Endpoints => _endpoints;
 
     /// <summary>The members a balancer may pick now (available ones, or all of them in panic).</summary>
-    public ReadOnlySpan<Endpoint> Routable => _routable;
+    public ReadOnlySpan<MeshEndpoint> Routable => _routable;
 
     /// <summary>Whether the member at <paramref name="index"/> (in <see cref="Endpoints"/>) is routable.</summary>
     public bool IsRoutable(int index) => _isRoutable[index];
@@ -65,16 +65,16 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
     public int Count => _endpoints.Length;
 
     /// <summary>The member at <paramref name="index"/>.</summary>
-    public Endpoint this[int index] => _endpoints[index];
+    public MeshEndpoint this[int index] => _endpoints[index];
 
-    internal Endpoint[] EndpointArray => _endpoints;
+    internal MeshEndpoint[] EndpointArray => _endpoints;
 
-    internal Endpoint[] RoutableArray => _routable;
+    internal MeshEndpoint[] RoutableArray => _routable;
 
     /// <summary>
     /// A set with the same members whose routable subset is <paramref name="isRoutable"/> (one flag per member).
     /// </summary>
-    public EndpointSet WithRoutable(ReadOnlySpan<bool> isRoutable, bool isPanic)
+    internal EndpointSet WithRoutable(ReadOnlySpan<bool> isRoutable, bool isPanic)
     {
         if (isRoutable.Length != _endpoints.Length)
         {
@@ -88,14 +88,14 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
             count += flag ? 1 : 0;
         }
 
-        Endpoint[] routable;
+        MeshEndpoint[] routable;
         if (count == _endpoints.Length)
         {
             routable = _endpoints;
         }
         else
         {
-            routable = new Endpoint[count];
+            routable = new MeshEndpoint[count];
             for (int i = 0, j = 0; i < flags.Length; i++)
             {
                 if (flags[i])
@@ -108,8 +108,8 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
         return new EndpointSet(_endpoints, MembershipVersion, routable, flags, isPanic);
     }
 
-    /// <summary>Finds the member with <paramref name="key"/> (<see cref="Endpoint.Key"/>), by a linear scan.</summary>
-    public Endpoint? Find(string key)
+    /// <summary>Finds the member with <paramref name="key"/> (<see cref="MeshEndpoint.Key"/>), by a linear scan.</summary>
+    internal MeshEndpoint? Find(string key)
     {
         foreach (var endpoint in _endpoints)
         {
@@ -123,7 +123,7 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
     }
 
     /// <inheritdoc />
-    public IEnumerator<Endpoint> GetEnumerator() => ((IEnumerable<Endpoint>)_endpoints).GetEnumerator();
+    public IEnumerator<MeshEndpoint> GetEnumerator() => ((IEnumerable<MeshEndpoint>)_endpoints).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
@@ -131,9 +131,9 @@ public sealed class EndpointSet : IReadOnlyList<Endpoint>
     public override string ToString() =>
         $"{_endpoints.Length} endpoints, {_routable.Length} routable{(IsPanic ? " (panic)" : string.Empty)}";
 
-    private static Endpoint[] Deduplicate(IEnumerable<Endpoint> endpoints)
+    private static MeshEndpoint[] Deduplicate(IEnumerable<MeshEndpoint> endpoints)
     {
-        var list = new List<Endpoint>(endpoints is ICollection<Endpoint> c ? c.Count : 4);
+        var list = new List<MeshEndpoint>(endpoints is ICollection<MeshEndpoint> c ? c.Count : 4);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var endpoint in endpoints)
         {

@@ -1,11 +1,10 @@
 using System.Runtime.CompilerServices;
-using Mesh.Client.Routing;
 
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
 /// Now, for a pick, as monotonic <see cref="TimeSpan"/> ticks on the clock attempts are timed with (the scale of
-/// <see cref="EndpointLoad.RecordRtt(TimeSpan, long)"/> and <see cref="Discovery.Endpoint.EffectiveWeight(long)"/>).
+/// <see cref="EndpointLoad.RecordRtt(TimeSpan, long)"/> and <see cref="MeshEndpoint.EffectiveWeight(long)"/>).
 /// </summary>
 /// <remarks>
 /// With the system clock, a coarse millisecond clock (<see cref="Environment.TickCount64"/>, a few ns to read) is mapped
@@ -14,14 +13,14 @@ namespace Mesh.Client.Balancing;
 /// tears it. Any other <see cref="TimeProvider"/> (a test's manual clock, a simulation's virtual one) is read directly.
 /// A mutable struct, kept in a non-readonly field of its balancer, so reading it costs no pointer hop on the pick path.
 /// </remarks>
-internal struct BalancerClock
+internal struct MonotonicClock
 {
     private readonly TimeProvider _timeProvider;
     private readonly bool _coarse;
     private long _offsetTicks;
     private long _anchorMilliseconds;
 
-    public BalancerClock(TimeProvider timeProvider)
+    public MonotonicClock(TimeProvider timeProvider)
     {
         _timeProvider = timeProvider;
         _coarse = ReferenceEquals(timeProvider, TimeProvider.System);
@@ -56,5 +55,8 @@ internal struct BalancerClock
         return (milliseconds * TimeSpan.TicksPerMillisecond) + Volatile.Read(ref _offsetTicks);
     }
 
-    private readonly long Precise() => EndpointLease.MonotonicTicks(_timeProvider, _timeProvider.GetTimestamp());
+    private readonly long Precise() => Ticks(_timeProvider, _timeProvider.GetTimestamp());
+
+    /// <summary>A timestamp of <paramref name="timeProvider"/> as monotonic <see cref="TimeSpan"/> ticks.</summary>
+    public static long Ticks(TimeProvider timeProvider, long timestamp) => timeProvider.GetElapsedTime(0, timestamp).Ticks;
 }

@@ -1,8 +1,9 @@
+using Mesh.Client.Routing;
 using Mesh.Client.Discovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>Binds <see cref="MeshClientOptions"/> from the <c>Mesh</c> section when the application has configuration.</summary>
 internal sealed class MeshClientOptionsSetup : IConfigureOptions<MeshClientOptions>
@@ -69,7 +70,7 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
 
         foreach (var (service, serviceOptions) in options.Services)
         {
-            errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}"));
+            errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}", _serviceOptions.Balancers.Names));
         }
 
         if (_configuration is not null)
@@ -81,7 +82,7 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
         {
             var probe = new MeshServiceOptions();
             _serviceOptions.ApplyClientDelegates(client, probe);
-            errors.AddRange(probe.Validate($"AddMeshHandler options of client '{client}'"));
+            errors.AddRange(probe.Validate($"AddMeshHandler options of client '{client}'", _serviceOptions.Balancers.Names));
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -1,9 +1,8 @@
-using Mesh.Client.Options;
 
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="RingHashBalancer"/>, bound from <c>Mesh:Services:&lt;service&gt;:RingHash</c>. The defaults and
+/// Settings of <see cref="Balancing.BalancerNames.RingHash"/>, bound from <c>Mesh:Services:&lt;service&gt;:RingHash</c>. The defaults and
 /// limits are Envoy's and gRPC's (A42), so the same endpoints give the same ring.
 /// </summary>
 public sealed class RingHashOptions
@@ -40,6 +39,6 @@ public sealed class RingHashOptions
                 $"an integer from MinimumRingSize ({MinimumRingSize}) to {MaxRingSizeLimit}"));
         }
 
-        BoundedLoad.Validate(keyPrefix, BalanceFactor, errors);
+        MeshServiceOptions.ValidateBalanceFactor(keyPrefix, BalanceFactor, errors);
     }
 }

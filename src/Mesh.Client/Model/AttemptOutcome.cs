@@ -1,7 +1,7 @@
-namespace Mesh.Client.Routing;
+namespace Mesh.Client;
 
 /// <summary>How one attempt against one endpoint ended, as failure accounting and latency tracking see it.</summary>
-public enum AttemptOutcome
+internal enum AttemptOutcome
 {
     /// <summary>A response arrived whose status is not counted as an endpoint failure.</summary>
     Success = 0,

@@ -1,9 +1,7 @@
-using Mesh.Client.Discovery;
-
-namespace Mesh.Client.Health;
+namespace Mesh.Client;
 
 /// <summary>What changed in a service's health.</summary>
-public enum HealthTransitionKind
+internal enum HealthTransitionKind
 {
     /// <summary>Passive accounting ejected an endpoint (<see cref="HealthTransition.Duration"/> says for how long).</summary>
     Ejected,
@@ -39,16 +37,6 @@ public enum HealthTransitionKind
 /// <param name="TimesEjected">For an ejection, how many times in a row the endpoint has been ejected.</param>
 /// <param name="Available">Members available after the transition.</param>
 /// <param name="Members">Members of the service.</param>
-public readonly record struct HealthTransition(string ServiceName, HealthTransitionKind Kind, Endpoint? Endpoint, string Reason,
+internal readonly record struct HealthTransition(string ServiceName, HealthTransitionKind Kind, MeshEndpoint? Endpoint, string Reason,
     TimeSpan Duration = default, int TimesEjected = 0, int Available = 0, int Members = 0);
 
-/// <summary>
-/// A sink for health transitions, registered in dependency injection (any number); every service of every client
-/// reports to each. For telemetry (metrics, diagnostics snapshots). Called on the thread that caused the transition,
-/// outside the service's locks; an implementation must be quick and must not throw.
-/// </summary>
-internal interface IMeshHealthEvents
-{
-    /// <summary>One transition happened.</summary>
-    void OnTransition(in HealthTransition transition);
-}

@@ -1,9 +1,8 @@
-using Mesh.Client.Options;
 
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="LeastRequestBalancer"/>, bound from <c>Mesh:Services:&lt;service&gt;:LeastRequest</c>. The
+/// Settings of <see cref="Balancing.BalancerNames.LeastRequest"/>, bound from <c>Mesh:Services:&lt;service&gt;:LeastRequest</c>. The
 /// defaults are Envoy's.
 /// </summary>
 public sealed class LeastRequestOptions

@@ -1,4 +1,4 @@
-namespace Mesh.Client.Health;
+namespace Mesh.Client;
 
 /// <summary>What one source of health information (passive accounting, active heartbeats) thinks of an endpoint.</summary>
 public enum HealthOpinion

@@ -1,35 +1,31 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Mesh.Client.Balancing;
-using Mesh.Client.Routing;
-using Mesh.Client.Health;
 
-namespace Mesh.Client.Discovery;
+namespace Mesh.Client;
 
 /// <summary>
-/// One replica of a service: where it is (scheme, host, port), what it weighs, where it runs (zone), and
-/// the live state the mesh keeps about it (load and health).
+/// Where one replica of a service is, and how resolvers describe it: scheme, host, port, weight, priority, zone,
+/// labels and hash key. An immutable value: what resolvers publish and what every client of the service reads.
 /// </summary>
 /// <remarks>
 /// <para>
-/// The address part is immutable. The live part (<see cref="Load"/>, <see cref="Health"/>) belongs to the
-/// endpoint's identity, <see cref="Key"/>: when a resolver publishes a new list in which an endpoint with the same
-/// key appears again, the service keeps the live state (Finagle's rule), so an update never resets an endpoint's
-/// latency estimate or ejection.
+/// An address carries no live state. Each client keeps its own record of each address it routes to (load, health,
+/// slow start), found by <see cref="Key"/> across updates, so two clients of one service never share what they have
+/// learned about an endpoint and an update never resets it.
 /// </para>
 /// <para>
-/// Resolvers create endpoints with the public constructor or <see cref="Parse(string, string, int)"/>. Balancers and tests can
-/// use endpoints on their own, without a service or dependency injection.
+/// <see cref="Key"/> is canonical: scheme and host in lower case, an IPv6 address in its RFC 5952 form, so
+/// <c>LOCALHOST:80</c> and <c>localhost:80</c>, or <c>[0:0::1]</c> and <c>[::1]</c>, are one endpoint.
 /// </para>
 /// </remarks>
-public sealed class Endpoint
+public sealed class EndpointAddress : IEquatable<EndpointAddress>
 {
     private static readonly IReadOnlyDictionary<string, string> s_noMetadata = new Dictionary<string, string>(0);
 
-    /// <summary>Creates an endpoint with fresh live state.</summary>
+    /// <summary>Creates an address.</summary>
     /// <param name="scheme"><c>http</c> or <c>https</c>.</param>
-    /// <param name="host">A host name or an IP address (IPv6 without brackets is accepted).</param>
+    /// <param name="host">A host name or an IP address (IPv6 with or without brackets).</param>
     /// <param name="port">The TCP port, 1 to 65535.</param>
     /// <param name="weight">A relative weight, at least 1. Weighted balancers use it; the others ignore it.</param>
     /// <param name="zone">The zone or locality the endpoint runs in, if known.</param>
@@ -39,14 +35,9 @@ public sealed class Endpoint
     /// The endpoint's priority level, 0 or more; lower is preferred (DNS SRV priority, Envoy's priority levels). A service
     /// routes to the lowest level that has an available endpoint. Default: 0.
     /// </param>
-    public Endpoint(string scheme, string host, int port, int weight = 1, string? zone = null,
+    /// <exception cref="ArgumentException">A value is out of range; the message says which.</exception>
+    public EndpointAddress(string scheme, string host, int port, int weight = 1, string? zone = null,
         IReadOnlyDictionary<string, string>? metadata = null, string? hashKey = null, int priority = 0)
-        : this(scheme, host, port, weight, zone, metadata, hashKey, priority, load: null, health: null)
-    {
-    }
-
-    private Endpoint(string scheme, string host, int port, int weight, string? zone,
-        IReadOnlyDictionary<string, string>? metadata, string? hashKey, int priority, EndpointLoad? load, EndpointHealth? health)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scheme);
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
@@ -62,7 +53,7 @@ public sealed class Endpoint
         ArgumentOutOfRangeException.ThrowIfNegative(priority);
 
         Scheme = scheme.ToLowerInvariant();
-        Host = host.Length > 1 && host[0] == '[' && host[^1] == ']' ? host[1..^1] : host;
+        Host = CanonicalHost(host);
         Port = port;
         Weight = weight;
         Priority = priority;
@@ -75,14 +66,12 @@ public sealed class Endpoint
             : string.Create(CultureInfo.InvariantCulture, $"{Host}:{Port}");
         HashKey = hashKey ?? Authority;
         Key = string.Concat(Scheme, "://", Authority);
-        Load = load ?? new EndpointLoad();
-        Health = health ?? new EndpointHealth();
     }
 
     /// <summary><c>http</c> or <c>https</c>, lower case.</summary>
     public string Scheme { get; }
 
-    /// <summary>The host name or IP address, without IPv6 brackets.</summary>
+    /// <summary>The host name (lower case) or IP address (IPv6 in canonical form, without brackets).</summary>
     public string Host { get; }
 
     /// <summary>The TCP port.</summary>
@@ -106,38 +95,18 @@ public sealed class Endpoint
     /// <summary>The key consistent-hashing balancers place this endpoint by (<c>host:port</c> unless the resolver set one).</summary>
     public string HashKey { get; }
 
-    /// <summary>The endpoint's identity, <c>scheme://host:port</c>: endpoints with the same key share live state across updates.</summary>
+    /// <summary>The endpoint's identity, <c>scheme://host:port</c> in canonical form: a client keeps one record per key.</summary>
     public string Key { get; }
 
-    /// <summary>Live load: requests in flight and the latency estimate.</summary>
-    public EndpointLoad Load { get; }
-
-    /// <summary>Live health: the passive and active opinions about this endpoint.</summary>
-    public EndpointHealth Health { get; }
-
-    /// <summary>
-    /// The weight a balancer should use at <paramref name="nowTicks"/> (monotonic <see cref="TimeSpan"/> ticks, as
-    /// <see cref="EndpointLoad.RecordRtt(TimeSpan, long)"/> takes): <see cref="Weight"/> scaled by the slow-start ramp
-    /// while the endpoint is new or freshly re-admitted (<see cref="EndpointHealth.SlowStartFactor(long)"/>), otherwise
-    /// <see cref="Weight"/> itself. Lock-free, allocation-free: two volatile reads outside a ramp.
-    /// </summary>
-    public double EffectiveWeight(long nowTicks) => Weight * Health.SlowStartFactor(nowTicks);
-
-    /// <summary>Starts an attempt against this endpoint: one more request in flight until the lease completes.</summary>
-    /// <param name="timeProvider">The clock the attempt's latency is measured with.</param>
-    public EndpointLease Begin(TimeProvider timeProvider)
-    {
-        ArgumentNullException.ThrowIfNull(timeProvider);
-        Load.OnStart();
-        return new EndpointLease(this, timeProvider, timeProvider.GetTimestamp());
-    }
+    /// <summary>Whether <see cref="Host"/> is an IP address rather than a name.</summary>
+    public bool IsIPAddress => IPAddress.TryParse(Host, out var ip) && ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
 
     /// <summary>
     /// Parses <c>http://host:port</c>, <c>https://host:port</c> or <c>host:port</c> (scheme <paramref name="defaultScheme"/>).
     /// A URI without a port takes its scheme's default port.
     /// </summary>
     /// <exception cref="FormatException">The text is not an endpoint address; the message says why.</exception>
-    public static Endpoint Parse(string address, string defaultScheme = "http", int weight = 1)
+    public static EndpointAddress Parse(string address, string defaultScheme = "http", int weight = 1)
     {
         ArgumentNullException.ThrowIfNull(address);
         if (!TryParse(address, defaultScheme, out var endpoint, out var error, weight))
@@ -149,8 +118,8 @@ public sealed class Endpoint
     }
 
     /// <summary>Tries to parse an endpoint address; see <see cref="Parse(string, string, int)"/>.</summary>
-    public static bool TryParse(string? address, string defaultScheme, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Endpoint? endpoint,
-        out string? error, int weight = 1)
+    public static bool TryParse(string? address, string defaultScheme,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, out string? error, int weight = 1)
     {
         endpoint = null;
         error = null;
@@ -181,7 +150,7 @@ public sealed class Endpoint
                 return false;
             }
 
-            endpoint = new Endpoint(uri.Scheme, uri.Host, uri.Port, weight);
+            endpoint = new EndpointAddress(uri.Scheme, uri.Host, uri.Port, weight);
             return true;
         }
 
@@ -206,24 +175,19 @@ public sealed class Endpoint
             return false;
         }
 
-        endpoint = new Endpoint(defaultScheme, host, port, weight);
+        endpoint = new EndpointAddress(defaultScheme, host, port, weight);
         return true;
     }
 
-    /// <summary>Whether <see cref="Host"/> is an IP address rather than a name.</summary>
-    public bool IsIPAddress => IPAddress.TryParse(Host, out var ip) && ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
-
-    /// <summary>
-    /// A copy with this endpoint's address and description but <paramref name="state"/>'s live state: how a service
-    /// carries load and health over to a re-published endpoint whose weight or labels changed.
-    /// </summary>
-    internal Endpoint WithStateOf(Endpoint state) =>
-        new(Scheme, Host, Port, Weight, Zone, Metadata, HashKey, Priority, state.Load, state.Health);
-
-    /// <summary>Whether this endpoint and <paramref name="other"/> describe the same address, weight, priority, zone, labels and hash key.</summary>
-    internal bool DescribesSameAs(Endpoint other)
+    /// <summary>Whether this address and <paramref name="other"/> have the same key, weight, priority, zone, labels and hash key.</summary>
+    public bool Equals(EndpointAddress? other)
     {
-        if (!string.Equals(Key, other.Key, StringComparison.Ordinal) || Weight != other.Weight || Priority != other.Priority
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+
+        if (other is null || !string.Equals(Key, other.Key, StringComparison.Ordinal) || Weight != other.Weight || Priority != other.Priority
             || !string.Equals(Zone, other.Zone, StringComparison.Ordinal) || !string.Equals(HashKey, other.HashKey, StringComparison.Ordinal)
             || Metadata.Count != other.Metadata.Count)
         {
@@ -242,5 +206,22 @@ public sealed class Endpoint
     }
 
     /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as EndpointAddress);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Key, Weight, Priority);
+
+    /// <inheritdoc />
     public override string ToString() => Key;
+
+    private static string CanonicalHost(string host)
+    {
+        var bare = host.Length > 1 && host[0] == '[' && host[^1] == ']' ? host[1..^1] : host;
+        if (bare.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(bare, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            return ip.ToString(); // RFC 5952: lower case, zeros compressed
+        }
+
+        return bare.ToLowerInvariant();
+    }
 }

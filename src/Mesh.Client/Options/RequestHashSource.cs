@@ -1,4 +1,4 @@
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>Where a <see cref="RequestHashPolicy"/> takes the key it hashes from.</summary>
 public enum RequestHashSource

@@ -1,16 +1,14 @@
-using Mesh.Client.Discovery;
-
-namespace Mesh.Client.Routing;
+namespace Mesh.Client;
 
 /// <summary>
-/// One attempt in flight against an <see cref="Endpoint"/>, from <see cref="Endpoint.Begin(TimeProvider)"/> to
+/// One attempt in flight against an <see cref="MeshEndpoint"/>, from <see cref="MeshEndpoint.Begin(TimeProvider)"/> to
 /// <see cref="Complete(AttemptOutcome)"/>. A value type: taking a lease allocates nothing.
 /// </summary>
-public readonly struct EndpointLease
+internal readonly struct EndpointLease
 {
     private readonly TimeProvider _timeProvider;
 
-    internal EndpointLease(Endpoint endpoint, TimeProvider timeProvider, long startTimestamp)
+    internal EndpointLease(MeshEndpoint endpoint, TimeProvider timeProvider, long startTimestamp)
     {
         Endpoint = endpoint;
         _timeProvider = timeProvider;
@@ -18,7 +16,7 @@ public readonly struct EndpointLease
     }
 
     /// <summary>The endpoint the attempt went to.</summary>
-    public Endpoint Endpoint { get; }
+    public MeshEndpoint Endpoint { get; }
 
     /// <summary>When the attempt started, as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
     public long StartTimestamp { get; }
@@ -27,9 +25,9 @@ public readonly struct EndpointLease
     /// Ends the attempt: one fewer in flight, and the latency (start to response headers) recorded into the
     /// endpoint's estimate. A cancelled attempt (a caller giving up, a losing hedge) never counts as a failure; its
     /// elapsed time is only a lower bound, which raises the estimate when it is longer
-    /// (<see cref="Balancing.EndpointLoad.RecordLowerBound"/>) and is otherwise ignored. A failed one
+    /// (<see cref="EndpointLoad.RecordLowerBound"/>) and is otherwise ignored. A failed one
     /// (<see cref="AttemptOutcome.FailureStatus"/>, <see cref="AttemptOutcome.ConnectFailure"/>,
-    /// <see cref="AttemptOutcome.Timeout"/>) records a penalised latency (<see cref="Balancing.EndpointLoad.RecordFailure"/>).
+    /// <see cref="AttemptOutcome.Timeout"/>) records a penalised latency (<see cref="EndpointLoad.RecordFailure"/>).
     /// Call once.
     /// </summary>
     /// <returns>The attempt's latency.</returns>
@@ -51,19 +49,19 @@ public readonly struct EndpointLease
         switch (outcome)
         {
             case AttemptOutcome.Canceled:
-                Endpoint.Load.RecordLowerBound(elapsed, MonotonicTicks(_timeProvider, now));
+                Endpoint.Load.RecordLowerBound(elapsed, MonotonicClock.Ticks(_timeProvider, now));
                 break;
             case AttemptOutcome.FailureStatus or AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout:
-                Endpoint.Load.RecordFailure(elapsed, MonotonicTicks(_timeProvider, now));
+                Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
                 break;
             default:
                 if (statusCode >= 500 || statusCode == 429)
                 {
-                    Endpoint.Load.RecordFailure(elapsed, MonotonicTicks(_timeProvider, now));
+                    Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
                 }
                 else
                 {
-                    Endpoint.Load.RecordRtt(elapsed, MonotonicTicks(_timeProvider, now));
+                    Endpoint.Load.RecordRtt(elapsed, MonotonicClock.Ticks(_timeProvider, now));
                 }
 
                 break;
@@ -71,8 +69,4 @@ public readonly struct EndpointLease
 
         return elapsed;
     }
-
-    /// <summary>A timestamp of <paramref name="timeProvider"/> as monotonic <see cref="TimeSpan"/> ticks.</summary>
-    internal static long MonotonicTicks(TimeProvider timeProvider, long timestamp) =>
-        timeProvider.GetElapsedTime(0, timestamp).Ticks;
 }

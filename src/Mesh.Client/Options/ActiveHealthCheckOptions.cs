@@ -1,10 +1,10 @@
-namespace Mesh.Client.Options;
+namespace Mesh.Client;
 
 /// <summary>
 /// Background heartbeats (active health checks): a GET to <see cref="Path"/> on every endpoint, on a timer. Off unless
 /// <see cref="Path"/> is set. Bound from <c>Mesh:Services:&lt;service&gt;:HealthCheck</c>. Defaults follow YARP and Envoy.
 /// </summary>
-public sealed class HealthCheckOptions
+public sealed class ActiveHealthCheckOptions
 {
     /// <summary>The path (and query) probed on each endpoint, such as <c>/healthz</c>. Default: none, so heartbeats are off.</summary>
     public string? Path { get; set; }

@@ -1,9 +1,8 @@
-using Mesh.Client.Options;
 
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="PeakEwmaBalancer"/>, bound from <c>Mesh:Services:&lt;service&gt;:PeakEwma</c>. The defaults are
+/// Settings of <see cref="Balancing.BalancerNames.PeakEwma"/>, bound from <c>Mesh:Services:&lt;service&gt;:PeakEwma</c>. The defaults are
 /// Linkerd's and Finagle's.
 /// </summary>
 public sealed class PeakEwmaOptions

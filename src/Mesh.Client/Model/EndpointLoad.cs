@@ -1,4 +1,4 @@
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
 /// The live load of one endpoint: requests in flight and a peak-sensitive, exponentially weighted latency
@@ -9,7 +9,7 @@ namespace Mesh.Client.Balancing;
 /// two attempts completing at the same instant may lose one sample, and a reader may pair a new estimate with
 /// the previous stamp. Both effects are bounded by one sample and are the price of a pick that never waits.
 /// </remarks>
-public sealed class EndpointLoad
+internal sealed class EndpointLoad
 {
     /// <summary>The latency an endpoint is assumed to have before its first response (Linkerd, Finagle: 30 ms).</summary>
     public static readonly TimeSpan DefaultSeedRtt = TimeSpan.FromMilliseconds(30);

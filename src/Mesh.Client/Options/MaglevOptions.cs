@@ -1,9 +1,8 @@
-using Mesh.Client.Options;
 
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="MaglevBalancer"/>, bound from <c>Mesh:Services:&lt;service&gt;:Maglev</c>. The defaults and
+/// Settings of <see cref="Balancing.BalancerNames.Maglev"/>, bound from <c>Mesh:Services:&lt;service&gt;:Maglev</c>. The defaults and
 /// limits are Envoy's, so the same endpoints give the same table.
 /// </summary>
 public sealed class MaglevOptions
@@ -34,7 +33,7 @@ public sealed class MaglevOptions
             errors.Add(MeshServiceOptions.Bad(keyPrefix, nameof(TableSize), TableSize, $"a prime number up to {MaxTableSize}, such as {DefaultTableSize}"));
         }
 
-        BoundedLoad.Validate(keyPrefix, BalanceFactor, errors);
+        MeshServiceOptions.ValidateBalanceFactor(keyPrefix, BalanceFactor, errors);
     }
 
     internal static bool IsPrime(int n)

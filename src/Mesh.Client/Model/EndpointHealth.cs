@@ -1,4 +1,4 @@
-namespace Mesh.Client.Health;
+namespace Mesh.Client;
 
 /// <summary>
 /// The health of one endpoint as two independent opinions, as YARP keeps them: <see cref="Passive"/> (from real
@@ -17,7 +17,7 @@ namespace Mesh.Client.Health;
 /// for longer). While probing, one attempt at a time is let through (<see cref="TryBeginAttempt"/>).
 /// </para>
 /// </remarks>
-public sealed class EndpointHealth
+internal sealed class EndpointHealth
 {
     private int _passive;
     private int _active;
@@ -174,7 +174,7 @@ public sealed class EndpointHealth
 }
 
 /// <summary>Where an endpoint stands in passive ejection.</summary>
-public enum EjectionPhase
+internal enum EjectionPhase
 {
     /// <summary>Not ejected: outcomes are counted.</summary>
     None = 0,

@@ -1,7 +1,8 @@
+using Mesh.Client.Balancing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Mesh.Client.Options;
+namespace Mesh.Client.Routing;
 
 /// <summary>
 /// Builds the options of one service as one client sees them: defaults, then configuration
@@ -15,14 +16,18 @@ internal sealed class MeshServiceOptionsFactory
     private readonly IPostConfigureOptions<MeshServiceOptions>[] _postSetups;
 
     public MeshServiceOptionsFactory(IEnumerable<IConfigureOptions<MeshServiceOptions>> setups,
-        IEnumerable<IPostConfigureOptions<MeshServiceOptions>> postSetups, IServiceProvider services)
+        IEnumerable<IPostConfigureOptions<MeshServiceOptions>> postSetups, IServiceProvider services, LoadBalancerFactory? balancers = null)
     {
+        Balancers = balancers ?? new LoadBalancerFactory();
         _setups = setups.ToArray();
         _postSetups = postSetups.ToArray();
         _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
     }
 
     /// <summary>Builds and validates; throws <see cref="OptionsValidationException"/> naming each bad key.</summary>
+    /// <summary>The balancers services may select.</summary>
+    public LoadBalancerFactory Balancers { get; }
+
     public MeshServiceOptions Create(string clientName, string serviceName)
     {
         var options = new MeshServiceOptions();
@@ -39,7 +44,7 @@ internal sealed class MeshServiceOptionsFactory
             source += $" (then AddMeshHandler of client '{clientName}')";
         }
 
-        var errors = options.Validate(source);
+        var errors = options.Validate(source, Balancers.Names);
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(clientName, typeof(MeshServiceOptions), errors);

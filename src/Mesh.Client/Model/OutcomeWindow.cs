@@ -1,4 +1,4 @@
-namespace Mesh.Client.Health;
+namespace Mesh.Client;
 
 /// <summary>
 /// Successes and failures of one endpoint over a sliding window of <see cref="Buckets"/> time buckets: the success
