@@ -55,7 +55,7 @@ internal readonly struct EndpointLease
                 Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
                 break;
             default:
-                if (statusCode >= 500 || statusCode == 429)
+                if (FailureStatusSet.PenalisesLatency(statusCode))
                 {
                     Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
                 }

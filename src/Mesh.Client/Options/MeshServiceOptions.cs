@@ -84,6 +84,15 @@ public sealed class MeshServiceOptions
     public TimeoutOptions Timeouts { get; } = new();
 
     /// <summary>
+    /// Adds strategies to the pipeline each attempt runs through, inside the attempt timeout and after the endpoint is
+    /// chosen: a rate limiter or circuit breaker per endpoint, for example (read the endpoint from
+    /// <see cref="MeshResilienceProperties.Endpoint"/>). A strategy that refuses an attempt (an
+    /// <see cref="Polly.ExecutionRejectedException"/>) does not count against the endpoint, and the attempt may be retried
+    /// on another. Set in code (<c>AddMeshHandler(o =&gt; o.AttemptPipeline = b =&gt; ...)</c>); configuration cannot bind it.
+    /// </summary>
+    public Action<Polly.ResiliencePipelineBuilder<HttpResponseMessage>>? AttemptPipeline { get; set; }
+
+    /// <summary>
     /// Checks every value; returns one message per bad value, each naming <paramref name="keyPrefix"/> plus the key
     /// and quoting the value.
     /// </summary>

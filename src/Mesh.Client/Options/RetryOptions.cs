@@ -50,11 +50,14 @@ public sealed class RetryOptions
     /// </summary>
     public int MaxBufferedContentBytes { get; set; } = 64 * 1024;
 
+    /// <summary>The most attempts a request may make: a retry storm is the budget's to stop, but one request's loop is bounded too.</summary>
+    internal const int MaxAttemptsLimit = 8;
+
     internal void Validate(string prefix, List<string> errors)
     {
-        if (MaxAttempts is < 1 or > Resilience.TriedEndpoints.Capacity)
+        if (MaxAttempts is < 1 or > MaxAttemptsLimit)
         {
-            errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxAttempts), MaxAttempts, $"1 to {Resilience.TriedEndpoints.Capacity}"));
+            errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxAttempts), MaxAttempts, $"1 to {MaxAttemptsLimit}"));
         }
 
         if (double.IsNaN(BudgetPercent) || BudgetPercent < 0 || BudgetPercent > 1000)

@@ -1,5 +1,4 @@
 using System.Net;
-using Mesh.Client.Routing;
 
 namespace Mesh.Client.Resilience;
 
@@ -84,5 +83,15 @@ internal static class RetryPolicy
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The backoff before retrying an endpoint already tried: <paramref name="baseDelay"/> doubled per such retry, with
+    /// 50 % to 150 % jitter, so clients that failed together do not retry together.
+    /// </summary>
+    public static TimeSpan Backoff(TimeSpan baseDelay, int retry)
+    {
+        double jitter = 0.5 + Random.Shared.NextDouble();
+        return TimeSpan.FromTicks((long)(baseDelay.Ticks * Math.Pow(2, Math.Min(retry, 10)) * jitter));
     }
 }

@@ -15,7 +15,7 @@ namespace Mesh.Client.Routing;
 /// Writers (resolver updates, health changes) are serialised by a lock and publish a new snapshot with one volatile
 /// write; readers (requests) take the snapshot with one volatile read and never wait, except for the first resolution.
 /// </remarks>
-internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDisposable
+internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemptHost, IDisposable
 {
     private readonly Lock _writeLock = new();
     private readonly TaskCompletionSource _firstResolution = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -28,53 +28,93 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDispos
     private long _lastUsed;
     private readonly long _markUsedGranularity;
 
-    // Health and resilience (Health/, Resilience/).
-    private readonly SlowStartCurve? _slowStart;
+    private readonly Func<HttpMessageHandler> _probeHandlerFactory;
+    private readonly Random _random;
+    private readonly ILoggerFactory? _loggerFactory;
+    private ServicePolicies _policies;
     private TaskCompletionSource? _routableChanged;
     private bool _belowPanicThreshold;
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
         TimeProvider timeProvider, ILogger logger,
-        Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null, MeshMetrics? metrics = null)
+        Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null, MeshMetrics? metrics = null,
+        ILoggerFactory? loggerFactory = null)
     {
         ClientName = clientName;
         Query = query;
-        Options = options;
-        Balancer = balancer;
-        RequestHasher = RequestHasher.For(options);
         TimeProvider = timeProvider;
         _logger = logger;
+        _loggerFactory = loggerFactory;
         Telemetry = new ServiceTelemetry(clientName, query.ServiceName, logger, metrics);
         ResolverName = "(none)";
         _markUsedGranularity = timeProvider.TimestampFrequency / 4;
         _lastUsed = timeProvider.GetTimestamp();
-        random ??= Random.Shared;
-        _slowStart = SlowStartCurve.From(options.SlowStart);
-        FailureStatuses = new FailureStatusSet(options.PassiveHealth);
-        Detector = options.PassiveHealth.Enabled ? new OutlierDetector(query.ServiceName, this, options.PassiveHealth, timeProvider, random, _slowStart) : null;
-        RetryBudget = new RetryBudget(options.Retry.BudgetPercent, options.Retry.MinRetriesPerSecond, options.Retry.BudgetTtl, timeProvider);
-        Latency = options.Hedging is { Enabled: true, DelayPercentile: not null } ? new LatencyHistogram(timeProvider) : null;
-        if (options.HealthCheck.Enabled)
-        {
-            Prober = new HeartbeatProber(query.ServiceName, this, options.HealthCheck, options.HostHeader == HostHeaderPolicy.LogicalName,
-                Telemetry, Detector, timeProvider, (probeHandlerFactory ?? DefaultProbeHandler)(), random, _slowStart);
-        }
+        _random = random ?? Random.Shared;
+        _probeHandlerFactory = probeHandlerFactory ?? DefaultProbeHandler;
+        _policies = BuildPolicies(options, balancer, previous: null);
     }
 
+    /// <summary>Everything the current options decide; read once per request.</summary>
+    public ServicePolicies Policies => Volatile.Read(ref _policies);
+
+    public MeshServiceOptions Options => Policies.Options;
+
+    public ILoadBalancer Balancer => Policies.Balancer;
+
+    /// <summary>Computes request hashes; <see langword="null"/> unless the balancer picks by hash.</summary>
+    public RequestHasher? RequestHasher => Policies.RequestHasher;
+
     /// <summary>Which statuses count against an endpoint.</summary>
-    public FailureStatusSet FailureStatuses { get; }
+    public FailureStatusSet FailureStatuses => Policies.FailureStatuses;
 
     /// <summary>Passive failure accounting, or null when <see cref="PassiveHealthOptions.Enabled"/> is off.</summary>
-    public OutlierDetector? Detector { get; }
+    public OutlierDetector? Detector => Policies.Detector;
 
-    /// <summary>Heartbeats, or null when no <see cref="ActiveHealthCheckOptions.Path"/> is set.</summary>
-    public HeartbeatProber? Prober { get; }
+    /// <summary>Heartbeats, or null when none are configured.</summary>
+    public HeartbeatProber? Prober => Policies.Prober;
 
     /// <summary>The retry budget every request of this service deposits into and every retry or hedge withdraws from.</summary>
-    public RetryBudget RetryBudget { get; }
+    public RetryBudget RetryBudget => Policies.RetryBudget;
 
     /// <summary>Recent attempt latencies, kept only when hedging uses a percentile delay.</summary>
-    public LatencyHistogram? Latency { get; }
+    public LatencyHistogram? Latency => Policies.Latency;
+
+    /// <summary>
+    /// Builds the policies for <paramref name="options"/>, reusing the parts of <paramref name="previous"/> whose options
+    /// did not change, so a reload of one setting keeps the others' state (ejections, heartbeat schedule, budget).
+    /// </summary>
+    private ServicePolicies BuildPolicies(MeshServiceOptions options, ILoadBalancer balancer, ServicePolicies? previous)
+    {
+        var old = previous?.Options;
+        var slowStart = old is not null && OptionsComparer.Same(old.SlowStart, options.SlowStart) ? previous!.SlowStart : SlowStartCurve.From(options.SlowStart);
+        var detector = old is not null && OptionsComparer.Same(old.PassiveHealth, options.PassiveHealth) && ReferenceEquals(slowStart, previous!.SlowStart)
+            ? previous!.Detector
+            : options.PassiveHealth.Enabled ? new OutlierDetector(ServiceName, this, options.PassiveHealth, TimeProvider, _random, slowStart) : null;
+        HeartbeatProber? prober;
+        if (old is not null && OptionsComparer.Same(old.HealthCheck, options.HealthCheck) && old.HostHeader == options.HostHeader
+            && ReferenceEquals(detector, previous!.Detector) && ReferenceEquals(slowStart, previous.SlowStart))
+        {
+            prober = previous.Prober;
+        }
+        else
+        {
+            prober = options.HealthCheck.Enabled
+                ? new HeartbeatProber(ServiceName, this, options.HealthCheck, options.HostHeader == HostHeaderPolicy.LogicalName,
+                    Telemetry, detector, TimeProvider, _probeHandlerFactory(), _random, slowStart)
+                : null;
+        }
+
+        var retry = options.Retry;
+        var budget = old is not null && old.Retry.BudgetPercent == retry.BudgetPercent && old.Retry.MinRetriesPerSecond == retry.MinRetriesPerSecond
+            && old.Retry.BudgetTtl == retry.BudgetTtl
+            ? previous!.RetryBudget
+            : new RetryBudget(retry.BudgetPercent, retry.MinRetriesPerSecond, retry.BudgetTtl, TimeProvider);
+        var latency = options.Hedging is { Enabled: true, DelayPercentile: not null }
+            ? previous?.Latency ?? new LatencyHistogram(TimeProvider)
+            : null;
+        var pipeline = new ServicePipeline(this, options, ClientName, TimeProvider, _loggerFactory);
+        return new ServicePolicies(options, balancer, detector, prober, slowStart, budget, latency, pipeline);
+    }
 
     /// <summary>Raised once per health transition (after logging), for tests and in-process observers.</summary>
     public event Action<HealthTransition>? HealthTransitioned;
@@ -84,13 +124,6 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDispos
     public EndpointQuery Query { get; }
 
     public string ServiceName => Query.ServiceName;
-
-    public MeshServiceOptions Options { get; }
-
-    public ILoadBalancer Balancer { get; }
-
-    /// <summary>Computes request hashes; <see langword="null"/> unless the balancer picks by hash.</summary>
-    public RequestHasher? RequestHasher { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -184,7 +217,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDispos
                     if (_resolved)
                     {
                         // A member that joins a running service ramps up (slow start); the first members start equal.
-                        created.Health.BeginSlowStart(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), _slowStart);
+                        created.Health.BeginSlowStart(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), Policies.SlowStart);
                     }
 
                     next.Add(created);
@@ -384,7 +417,103 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDispos
                 Available: availableCount, Members: all.Length);
     }
 
-    // --- Early refresh and idle tracking (DNS issue) ---
+    /// <summary>
+    /// Takes reloaded options: builds the policies they decide (reusing what did not change), hands the new balancer
+    /// the current endpoints, and swaps them in. Requests already sent finish under the policies they started with;
+    /// endpoint records keep their load and health.
+    /// </summary>
+    public void ApplyOptions(MeshServiceOptions options, ILoadBalancer balancer)
+    {
+        ServicePolicies previous;
+        HealthTransition? panic = null;
+        lock (_writeLock)
+        {
+            if (_disposed)
+            {
+                (balancer as IDisposable)?.Dispose();
+                return;
+            }
+
+            previous = _policies;
+            var next = BuildPolicies(options, balancer, previous);
+            Volatile.Write(ref _policies, next);
+            foreach (var endpoint in _endpoints.Endpoints)
+            {
+                var ewma = options.PeakEwma;
+                endpoint.Load.Configure(ewma.SeedRtt, ewma.Decay, ewma.FailurePenaltyFactor);
+            }
+
+            panic = Publish(_endpoints); // panic threshold or balancer may have changed
+            previous.DisposeExcept(next);
+            if (!ReferenceEquals(next.Prober, previous.Prober))
+            {
+                next.Prober?.Update(_endpoints);
+            }
+        }
+
+        if (panic is { } transition)
+        {
+            Report(transition);
+        }
+    }
+
+    /// <summary>
+    /// Picks an endpoint the request has not tried. An endpoint probing after an ejection takes one attempt at a time;
+    /// when the balancer offers one whose probe is taken, the pick is repeated without it (at most twice).
+    /// </summary>
+    public MeshEndpoint? Pick(HttpRequestMessage request, ulong? hash, ReadOnlySpan<MeshEndpoint> excluded)
+    {
+        var balancer = Balancer;
+        var endpoint = balancer.Pick(new PickContext(request, hash, excluded));
+        if (endpoint is null || endpoint.Health.TryBeginAttempt())
+        {
+            return endpoint;
+        }
+
+        Span<MeshEndpoint?> buffer = new MeshEndpoint?[excluded.Length + 2];
+        excluded.CopyTo(buffer!);
+        int count = excluded.Length;
+        for (int refusals = 0; refusals < 2; refusals++)
+        {
+            buffer[count++] = endpoint;
+            var other = balancer.Pick(new PickContext(request, hash, buffer[..count]!));
+            if (other is null)
+            {
+                break;
+            }
+
+            endpoint = other;
+            if (endpoint.Health.TryBeginAttempt())
+            {
+                break;
+            }
+        }
+
+        return endpoint;
+    }
+
+    public void OnAttemptStarting(MeshEndpoint endpoint, int attempt) => Telemetry.OnAttemptStarting(endpoint, attempt);
+
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency)
+    {
+        var policies = Policies;
+        Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
+        policies.Detector?.OnAttemptCompleted(endpoint, outcome);
+        if (outcome == AttemptOutcome.ConnectFailure)
+        {
+            OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
+        }
+        else if (outcome == AttemptOutcome.Success)
+        {
+            policies.Latency?.Record(latency);
+        }
+    }
+
+    public void OnRetry(MeshEndpoint? failedEndpoint, AttemptOutcome outcome, int nextAttempt) => Telemetry.OnRetry(failedEndpoint, outcome, nextAttempt);
+
+    public void OnHedge(int attempt) => Telemetry.OnHedge(attempt);
+
+    public void OnRetryBudgetExhausted() => Telemetry.OnRetryBudgetExhausted();
 
     /// <summary>
     /// An attempt could not connect: asks a polling resolver to look again now, so replicas that replaced the failing one
@@ -453,9 +582,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IDispos
         }
 
         watch?.Dispose();
-        (Balancer as IDisposable)?.Dispose();
-        Prober?.Dispose();
-        Detector?.Dispose();
+        Policies.Dispose();
         _firstResolution.TrySetCanceled();
     }
 }

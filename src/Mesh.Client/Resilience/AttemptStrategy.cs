@@ -1,0 +1,70 @@
+using Polly;
+using Polly.Timeout;
+
+namespace Mesh.Client.Resilience;
+
+/// <summary>
+/// One attempt, as a Polly strategy: picks the endpoint (the planned one, or one this request has not tried), points the
+/// request at it, holds the endpoint's lease while the rest of the pipeline (the attempt timeout, any strategies the user
+/// added, the send) runs, then classifies the result and reports it. It sits inside retry and hedging, so each retry and
+/// each hedge is one attempt to one endpoint.
+/// </summary>
+internal sealed class AttemptStrategy(IAttemptHost host, TimeProvider timeProvider, TimeSpan attemptTimeout) : ResilienceStrategy<HttpResponseMessage>
+{
+    protected override async ValueTask<Outcome<HttpResponseMessage>> ExecuteCore<TState>(
+        Func<ResilienceContext, TState, ValueTask<Outcome<HttpResponseMessage>>> callback, ResilienceContext context, TState state)
+    {
+        var attempts = context.Properties.GetValue(PipelineKeys.Attempts, null!);
+        if (attempts.TryTakePending(out var first))
+        {
+            attempts.RecordResult(first.Endpoint, first.Outcome);
+            return first.Result;
+        }
+
+        var endpoint = context.Properties.GetValue(PipelineKeys.Planned, null) ?? attempts.TakePlanned() ?? attempts.PickNext(allowRepeat: true);
+        if (endpoint is null)
+        {
+            return Outcome.FromException<HttpResponseMessage>(new NoEndpointsException(host.ServiceName, "(current)",
+                "no endpoint is routable for another attempt"));
+        }
+
+        context.Properties.Set(PipelineKeys.Planned, null);
+        context.Properties.Set(MeshResilienceProperties.Endpoint, endpoint.Address);
+        context.Properties.Set(PipelineKeys.Sent, false);
+        var message = context.Properties.GetValue(PipelineKeys.Message, null) ?? attempts.Request;
+        message.RequestUri = EndpointUri.Rewrite(attempts.LogicalUri, endpoint);
+        host.OnAttemptStarting(endpoint, attempts.NextAttemptNumber());
+        var lease = endpoint.Begin(timeProvider);
+
+        Outcome<HttpResponseMessage> outcome;
+        try
+        {
+            outcome = await callback(context, state).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            outcome = Outcome.FromException<HttpResponseMessage>(ex);
+        }
+
+        AttemptOutcome classified;
+        if (outcome.Result is { } response)
+        {
+            classified = host.FailureStatuses.Classify(response);
+        }
+        else
+        {
+            var exception = outcome.Exception!;
+            classified = AttemptClassification.OfException(exception, context.Properties.GetValue(PipelineKeys.Sent, false),
+                attempts.CallerToken, attempts.RequestToken, context.CancellationToken);
+            if (exception is TimeoutRejectedException)
+            {
+                outcome = Outcome.FromException<HttpResponseMessage>(AttemptClassification.AttemptTimeout(host.ServiceName, endpoint, attemptTimeout, exception));
+            }
+        }
+
+        var latency = lease.Complete(classified, outcome.Result is { } r ? (int)r.StatusCode : 0);
+        host.OnAttemptCompleted(endpoint, classified, latency);
+        attempts.RecordResult(endpoint, classified);
+        return outcome;
+    }
+}

@@ -1,0 +1,84 @@
+using Mesh.Client.Balancing;
+using Mesh.Client.Health;
+using Mesh.Client.Resilience;
+
+namespace Mesh.Client.Routing;
+
+/// <summary>
+/// Everything a service's options decide, built from one <see cref="MeshServiceOptions"/>: the balancer, the request
+/// hasher, passive and active health, slow start, the retry budget, the latency history and the resilience pipeline.
+/// Immutable; a service swaps it whole when its options reload, and a request reads it once, so it finishes under the
+/// rules it started with.
+/// </summary>
+/// <remarks>
+/// A reload keeps the parts whose options did not change (an outlier detector with its ejections, heartbeats with their
+/// schedule, a budget with its balance), so changing one setting does not reset the others. Endpoint records (load,
+/// health) belong to the service, not to its policies, and survive every reload.
+/// </remarks>
+internal sealed class ServicePolicies : IDisposable
+{
+    public ServicePolicies(MeshServiceOptions options, ILoadBalancer balancer, OutlierDetector? detector, HeartbeatProber? prober,
+        SlowStartCurve? slowStart, RetryBudget retryBudget, LatencyHistogram? latency, ServicePipeline pipeline)
+    {
+        Options = options;
+        Balancer = balancer;
+        RequestHasher = RequestHasher.For(options);
+        FailureStatuses = new FailureStatusSet(options.PassiveHealth);
+        Detector = detector;
+        Prober = prober;
+        SlowStart = slowStart;
+        RetryBudget = retryBudget;
+        Latency = latency;
+        Pipeline = pipeline;
+    }
+
+    public MeshServiceOptions Options { get; }
+
+    public ILoadBalancer Balancer { get; }
+
+    /// <summary>Computes request hashes; <see langword="null"/> unless the balancer picks by hash or hash policies are set.</summary>
+    public RequestHasher? RequestHasher { get; }
+
+    /// <summary>Which statuses count against an endpoint.</summary>
+    public FailureStatusSet FailureStatuses { get; }
+
+    /// <summary>Passive failure accounting, or null when <see cref="PassiveHealthOptions.Enabled"/> is off.</summary>
+    public OutlierDetector? Detector { get; }
+
+    /// <summary>Heartbeats, or null when no <see cref="ActiveHealthCheckOptions.Path"/> or gRPC service is set.</summary>
+    public HeartbeatProber? Prober { get; }
+
+    /// <summary>The slow-start ramp new and re-admitted endpoints take, or null when slow start is off.</summary>
+    public SlowStartCurve? SlowStart { get; }
+
+    /// <summary>The budget every request deposits into and every retry or hedge withdraws from.</summary>
+    public RetryBudget RetryBudget { get; }
+
+    /// <summary>Recent attempt latencies, kept only when hedging waits for a percentile.</summary>
+    public LatencyHistogram? Latency { get; }
+
+    /// <summary>Retries, hedging and timeouts.</summary>
+    public ServicePipeline Pipeline { get; }
+
+    /// <summary>Disposes the parts <paramref name="next"/> does not reuse (all of them when it is null).</summary>
+    public void DisposeExcept(ServicePolicies? next)
+    {
+        if (!ReferenceEquals(Balancer, next?.Balancer))
+        {
+            (Balancer as IDisposable)?.Dispose();
+        }
+
+        if (!ReferenceEquals(Prober, next?.Prober))
+        {
+            Prober?.Dispose();
+        }
+
+        if (!ReferenceEquals(Detector, next?.Detector))
+        {
+            Detector?.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeExcept(null);
+}
