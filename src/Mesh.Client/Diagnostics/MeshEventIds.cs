@@ -18,6 +18,8 @@ internal static class MeshEventIds
 
     // Service registry: 10-19.
     public const int ServicesForgotten = 10;
+    public const int OptionsReloaded = 11;
+    public const int OptionsReloadRejected = 12;
 
     // DNS resolver: 20-39.
     public const int DnsResolved = 20;

@@ -25,6 +25,9 @@ internal sealed class MeshServiceOptionsFactory
     }
 
     /// <summary>Builds and validates; throws <see cref="OptionsValidationException"/> naming each bad key.</summary>
+    /// <summary>A token that fires when configuration reloads, or null without configuration.</summary>
+    public Microsoft.Extensions.Primitives.IChangeToken? GetReloadToken() => _configuration?.GetReloadToken();
+
     /// <summary>The balancers services may select.</summary>
     public LoadBalancerFactory Balancers { get; }
 

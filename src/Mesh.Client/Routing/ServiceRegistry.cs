@@ -6,6 +6,7 @@ using Mesh.Client.Health;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace Mesh.Client.Routing;
 
@@ -29,6 +30,7 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly MeshMetrics? _metrics;
     private readonly ILogger _logger;
     private ITimer? _idleSweep;
+    private readonly IDisposable _reloadSubscription;
     private bool _disposed;
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
@@ -43,6 +45,7 @@ internal sealed partial class ServiceRegistry : IDisposable
         _metrics = metrics;
         metrics?.Observe(this);
         _logger = _loggerFactory.CreateLogger("Mesh.Client.Routing");
+        _reloadSubscription = ChangeToken.OnChange(optionsFactory.GetReloadToken, ReloadOptions);
     }
 
     public TimeProvider TimeProvider { get; }
@@ -81,7 +84,7 @@ internal sealed partial class ServiceRegistry : IDisposable
             }
 
             var state = new ServiceState(client.Name, query, options, _optionsFactory.Balancers.Create(serviceName, options, TimeProvider),
-                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), ProbeHandlerFactory, metrics: _metrics);
+                TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), ProbeHandlerFactory, metrics: _metrics, loggerFactory: _loggerFactory);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))
@@ -120,7 +123,40 @@ internal sealed partial class ServiceRegistry : IDisposable
         }
     }
 
-    // --- Forgetting idle services (DNS issue) ---
+    /// <summary>
+    /// Configuration reloaded: every live service takes its options again (configuration, then its client's delegates).
+    /// Options that fail validation are rejected with the start-up message and the service keeps its last good ones;
+    /// nothing is thrown into the configuration's reload callback.
+    /// </summary>
+    internal void ReloadOptions()
+    {
+        foreach (var client in _clients.Values)
+        {
+            foreach (var state in client.All)
+            {
+                MeshServiceOptions options;
+                try
+                {
+                    options = _optionsFactory.Create(client.Name, state.ServiceName);
+                }
+                catch (OptionsValidationException ex)
+                {
+                    Log.OptionsReloadRejected(_logger, state.ServiceName, client.Name, ex.Message);
+                    continue;
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+                {
+                    // The binder could not convert a value (a misspelled enum, a malformed TimeSpan).
+                    Log.OptionsReloadRejected(_logger, state.ServiceName, client.Name, ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
+                    continue;
+                }
+
+                state.ApplyOptions(options, () => _optionsFactory.Balancers.Create(state.ServiceName, options, TimeProvider));
+                Log.OptionsReloaded(_logger, state.ServiceName, client.Name);
+            }
+        }
+    }
+
 
     /// <summary>Starts the idle sweep when the first service is created (background work starts lazily).</summary>
     internal void EnsureIdleSweep()
@@ -177,6 +213,14 @@ internal sealed partial class ServiceRegistry : IDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = MeshEventIds.OptionsReloaded, Level = LogLevel.Debug,
+            Message = "Service '{Service}' of client '{Client}' took its reloaded options.")]
+        public static partial void OptionsReloaded(ILogger logger, string service, string client);
+
+        [LoggerMessage(EventId = MeshEventIds.OptionsReloadRejected, Level = LogLevel.Error,
+            Message = "Reloaded options of service '{Service}' (client '{Client}') are invalid and were not applied; the last good options stay in force. {Errors}")]
+        public static partial void OptionsReloadRejected(ILogger logger, string service, string client, string errors);
+
         [LoggerMessage(EventId = MeshEventIds.ServicesForgotten, Level = LogLevel.Debug,
             Message = "Forgot {Count} services of client '{Client}' unused for {IdleTimeout}; their watches stopped.")]
         public static partial void ServicesForgotten(ILogger logger, int count, string client, TimeSpan idleTimeout);
@@ -220,6 +264,7 @@ internal sealed partial class ServiceRegistry : IDisposable
 
             _disposed = true;
             _idleSweep?.Dispose();
+            _reloadSubscription.Dispose();
         }
 
         foreach (var client in _clients.Values)

@@ -422,7 +422,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// the current endpoints, and swaps them in. Requests already sent finish under the policies they started with;
     /// endpoint records keep their load and health.
     /// </summary>
-    public void ApplyOptions(MeshServiceOptions options, ILoadBalancer balancer)
+    public void ApplyOptions(MeshServiceOptions options, Func<ILoadBalancer> createBalancer)
     {
         ServicePolicies previous;
         HealthTransition? panic = null;
@@ -430,11 +430,11 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
         {
             if (_disposed)
             {
-                (balancer as IDisposable)?.Dispose();
                 return;
             }
 
             previous = _policies;
+            var balancer = SameBalancer(previous.Options, options) ? previous.Balancer : createBalancer();
             var next = BuildPolicies(options, balancer, previous);
             Volatile.Write(ref _policies, next);
             foreach (var endpoint in _endpoints.Endpoints)
@@ -456,6 +456,12 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             Report(transition);
         }
     }
+
+    /// <summary>Whether <paramref name="next"/> selects the same balancer with the same settings, so it keeps its state.</summary>
+    private static bool SameBalancer(MeshServiceOptions previous, MeshServiceOptions next) =>
+        string.Equals(previous.Balancer, next.Balancer, StringComparison.OrdinalIgnoreCase) && previous.BalanceFactor == next.BalanceFactor
+        && OptionsComparer.Same(previous.PeakEwma, next.PeakEwma) && OptionsComparer.Same(previous.LeastRequest, next.LeastRequest)
+        && OptionsComparer.Same(previous.RingHash, next.RingHash) && OptionsComparer.Same(previous.Maglev, next.Maglev);
 
     /// <summary>
     /// Picks an endpoint the request has not tried. An endpoint probing after an ejection takes one attempt at a time;
