@@ -50,7 +50,7 @@ public sealed class DiagnosticsApp : IAsyncDisposable
         builder.Services.AddMeshClient().AddStaticEndpoints("catalog", backends.Select(b => b.Address).ToArray());
         // Round robin, so the tests know how many requests each endpoint gets.
         builder.Services.AddHttpClient(ClientName, c => c.BaseAddress = new Uri("http://catalog"))
-            .AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
+            .AddMeshHandler(o => o.Balancer = BalancerNames.RoundRobin);
         var app = builder.Build();
         app.MapMeshDiagnostics("/mesh");
         await app.StartAsync();

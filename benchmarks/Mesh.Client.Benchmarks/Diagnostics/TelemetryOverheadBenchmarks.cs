@@ -88,7 +88,7 @@ public class TelemetryOverheadBenchmarks
     {
         var services = new ServiceCollection();
         services.AddMeshClient().AddStaticEndpoints("catalog", "http://10.0.0.1:8080", "http://10.0.0.2:8080", "http://10.0.0.3:8080");
-        services.AddHttpClient("bench").AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
+        services.AddHttpClient("bench").AddMeshHandler(o => o.Balancer = BalancerNames.RoundRobin);
         if (!metrics)
         {
             services.RemoveAll<MeshMetrics>();

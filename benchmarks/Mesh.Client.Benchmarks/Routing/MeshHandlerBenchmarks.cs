@@ -40,7 +40,7 @@ public class MeshHandlerBenchmarks
         services.AddMeshClient().AddStaticEndpoints("catalog", address);
         services.AddHttpClient("direct", c => c.BaseAddress = new Uri(address));
         services.AddHttpClient("mesh", c => c.BaseAddress = new Uri("http://catalog"))
-            .AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
+            .AddMeshHandler(o => o.Balancer = BalancerNames.RoundRobin);
         _services = services.BuildServiceProvider();
         var factory = _services.GetRequiredService<IHttpClientFactory>();
         _direct = factory.CreateClient("direct");

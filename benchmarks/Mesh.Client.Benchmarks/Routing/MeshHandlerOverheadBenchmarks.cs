@@ -25,7 +25,7 @@ public class MeshHandlerOverheadBenchmarks
     {
         var services = new ServiceCollection();
         services.AddMeshClient().AddStaticEndpoints("catalog", "http://127.0.0.1:5001", "http://127.0.0.1:5002", "http://127.0.0.1:5003");
-        services.AddHttpClient("mesh").AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
+        services.AddHttpClient("mesh").AddMeshHandler(o => o.Balancer = BalancerNames.RoundRobin);
         _services = services.BuildServiceProvider();
         var registry = _services.GetRequiredService<ServiceRegistry>();
         _direct = new HttpMessageInvoker(new CannedHandler());

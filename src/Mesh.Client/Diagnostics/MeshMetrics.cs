@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Mesh.Client.Discovery;
-using Mesh.Client.Routing;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Client.Diagnostics;
@@ -35,7 +34,7 @@ internal sealed class MeshMetrics : IDisposable
     private readonly Histogram<double> _heartbeatDuration;
     private readonly IDisposable? _optionsSubscription;
     private volatile bool _includeEndpoint;
-    private volatile ServiceRegistry? _registry;
+    private volatile Func<IEnumerable<IObservedService>>? _services;
 
     public MeshMetrics(IMeterFactory meterFactory, IOptionsMonitor<MeshClientOptions> options)
     {
@@ -78,7 +77,7 @@ internal sealed class MeshMetrics : IDisposable
     public bool IncludeEndpoint => _includeEndpoint;
 
     /// <summary>The registry whose services the observable instruments report. Set once by the registry.</summary>
-    internal void Observe(ServiceRegistry registry) => _registry = registry;
+    internal void Observe(Func<IEnumerable<IObservedService>> services) => _services = services;
 
     /// <summary>One attempt against <paramref name="endpoint"/> ended: counts it and records its duration.</summary>
     /// <remarks>
@@ -189,7 +188,7 @@ internal sealed class MeshMetrics : IDisposable
         }
     }
 
-    private IEnumerable<ServiceState> Services => _registry?.All ?? [];
+    private IEnumerable<IObservedService> Services => _services?.Invoke() ?? [];
 
     private List<Measurement<int>> ObserveInFlight()
     {

@@ -1,8 +1,8 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// The status rules of an attempt, in one place. Per service: which response statuses count against an endpoint: by default 502, 503 and 504; configurable with
-/// <see cref="PassiveHealthOptions.FailureStatusCodes"/> and <see cref="PassiveHealthOptions.AllServerErrorsAreFailures"/>.
+/// The status rules of an attempt, in one place. Per service: which response statuses count against an endpoint: by
+/// default 502, 503 and 504 (<c>PassiveHealth:FailureStatusCodes</c> and <c>AllServerErrorsAreFailures</c>).
 /// A bit per status, so classifying a response is one array read. For every service: which statuses a retry or hedge
 /// may answer (<see cref="IsRetryableStatus"/>) and which make a fast answer look slow to Peak-EWMA
 /// (<see cref="PenalisesLatency"/>).
@@ -11,16 +11,18 @@ internal sealed class FailureStatusSet
 {
     private readonly bool[] _isFailure = new bool[600];
 
-    public static FailureStatusSet Default { get; } = new(new PassiveHealthOptions());
+    public static FailureStatusSet Default { get; } = new(null, allServerErrors: false);
 
-    public FailureStatusSet(PassiveHealthOptions options)
+    /// <param name="codes">The statuses that count; null for 502, 503 and 504.</param>
+    /// <param name="allServerErrors">Whether every 5xx counts too.</param>
+    public FailureStatusSet(IEnumerable<int>? codes, bool allServerErrors)
     {
-        foreach (int code in options.FailureStatusCodes ?? [502, 503, 504])
+        foreach (int code in codes ?? [502, 503, 504])
         {
             _isFailure[code] = true;
         }
 
-        if (options.AllServerErrorsAreFailures)
+        if (allServerErrors)
         {
             for (int code = 500; code < 600; code++)
             {

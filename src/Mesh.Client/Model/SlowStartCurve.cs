@@ -43,7 +43,4 @@ internal sealed class SlowStartCurve
         double ramped = _inverseAggression == 1.0 ? timeFactor : Math.Pow(timeFactor, _inverseAggression);
         return Math.Max(MinFactor, Math.Min(1.0, ramped));
     }
-
-    internal static SlowStartCurve? From(SlowStartOptions options) =>
-        options.Enabled ? new SlowStartCurve(options.Window, options.Aggression, options.MinWeightPercent) : null;
 }

@@ -2,7 +2,7 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="Balancing.BalancerNames.LeastRequest"/>, bound from <c>Mesh:Services:&lt;service&gt;:LeastRequest</c>. The
+/// Settings of <see cref="BalancerNames.LeastRequest"/>, bound from <c>Mesh:Services:&lt;service&gt;:LeastRequest</c>. The
 /// defaults are Envoy's.
 /// </summary>
 public sealed class LeastRequestOptions

@@ -2,7 +2,7 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="Balancing.BalancerNames.Maglev"/>, bound from <c>Mesh:Services:&lt;service&gt;:Maglev</c>. The defaults and
+/// Settings of <see cref="BalancerNames.Maglev"/>, bound from <c>Mesh:Services:&lt;service&gt;:Maglev</c>. The defaults and
 /// limits are Envoy's, so the same endpoints give the same table.
 /// </summary>
 public sealed class MaglevOptions

@@ -22,7 +22,7 @@ public static class MeshRequestOptions
     public static readonly HttpRequestOptionsKey<bool> AllowRetry = new("Mesh.Client.AllowRetry");
 
     /// <summary>
-    /// The key a consistent-hashing balancer (<see cref="Balancing.BalancerNames.RingHash"/>, <see cref="Balancing.BalancerNames.Maglev"/>)
+    /// The key a consistent-hashing balancer (<see cref="BalancerNames.RingHash"/>, <see cref="BalancerNames.Maglev"/>)
     /// places this request by, instead of the service's <see cref="RequestHashPolicy"/> list: the request hash is
     /// XXH64 of its UTF-8 bytes. Ignored by other balancers.
     /// </summary>

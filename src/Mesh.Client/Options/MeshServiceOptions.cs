@@ -13,25 +13,25 @@ namespace Mesh.Client;
 public sealed class MeshServiceOptions
 {
     /// <summary>
-    /// The balancing policy. Default: <see cref="Balancing.BalancerNames.PeakEwma"/>, which weighs each replica's latency and queue
+    /// The balancing policy. Default: <see cref="BalancerNames.PeakEwma"/>, which weighs each replica's latency and queue
     /// and so steers away from a slow replica within a few requests (see benchmarks/README.md for the experiment).
     /// </summary>
-    public string Balancer { get; set; } = Balancing.BalancerNames.PeakEwma;
+    public string Balancer { get; set; } = BalancerNames.PeakEwma;
 
-    /// <summary>Settings of <see cref="Balancing.BalancerNames.PeakEwma"/> (<c>Mesh:Services:&lt;service&gt;:PeakEwma</c>).</summary>
+    /// <summary>Settings of <see cref="BalancerNames.PeakEwma"/> (<c>Mesh:Services:&lt;service&gt;:PeakEwma</c>).</summary>
     public PeakEwmaOptions PeakEwma { get; set; } = new();
 
-    /// <summary>Settings of <see cref="Balancing.BalancerNames.LeastRequest"/> (<c>Mesh:Services:&lt;service&gt;:LeastRequest</c>).</summary>
+    /// <summary>Settings of <see cref="BalancerNames.LeastRequest"/> (<c>Mesh:Services:&lt;service&gt;:LeastRequest</c>).</summary>
     public LeastRequestOptions LeastRequest { get; set; } = new();
 
-    /// <summary>Settings of <see cref="Balancing.BalancerNames.RingHash"/> (<c>Mesh:Services:&lt;service&gt;:RingHash</c>).</summary>
+    /// <summary>Settings of <see cref="BalancerNames.RingHash"/> (<c>Mesh:Services:&lt;service&gt;:RingHash</c>).</summary>
     public RingHashOptions RingHash { get; set; } = new();
 
-    /// <summary>Settings of <see cref="Balancing.BalancerNames.Maglev"/> (<c>Mesh:Services:&lt;service&gt;:Maglev</c>).</summary>
+    /// <summary>Settings of <see cref="BalancerNames.Maglev"/> (<c>Mesh:Services:&lt;service&gt;:Maglev</c>).</summary>
     public MaglevOptions Maglev { get; set; } = new();
 
     /// <summary>
-    /// Bounded loads for <see cref="Balancing.BalancerNames.RingHash"/> and <see cref="Balancing.BalancerNames.Maglev"/>: no endpoint takes more
+    /// Bounded loads for <see cref="BalancerNames.RingHash"/> and <see cref="BalancerNames.Maglev"/>: no endpoint takes more
     /// than this factor times the mean requests in flight; overflow goes on to the next endpoint along the ring or table
     /// (Envoy's <c>hash_balance_factor</c> / 100). At least 1.0, for example 1.25. Default: off (<see langword="null"/>).
     /// Overrides the balancers' own <c>BalanceFactor</c>.
@@ -39,7 +39,7 @@ public sealed class MeshServiceOptions
     public double? BalanceFactor { get; set; }
 
     /// <summary>
-    /// How a request's hash is computed for <see cref="Balancing.BalancerNames.RingHash"/> and <see cref="Balancing.BalancerNames.Maglev"/>
+    /// How a request's hash is computed for <see cref="BalancerNames.RingHash"/> and <see cref="BalancerNames.Maglev"/>
     /// (<c>Mesh:Services:&lt;service&gt;:HashPolicies:&lt;n&gt;</c>); see <see cref="RequestHashPolicy"/>. Empty by default:
     /// a request without <see cref="MeshRequestOptions.HashKey"/> then goes to a random endpoint.
     /// </summary>

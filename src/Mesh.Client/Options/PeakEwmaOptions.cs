@@ -2,7 +2,7 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="Balancing.BalancerNames.PeakEwma"/>, bound from <c>Mesh:Services:&lt;service&gt;:PeakEwma</c>. The defaults are
+/// Settings of <see cref="BalancerNames.PeakEwma"/>, bound from <c>Mesh:Services:&lt;service&gt;:PeakEwma</c>. The defaults are
 /// Linkerd's and Finagle's.
 /// </summary>
 public sealed class PeakEwmaOptions

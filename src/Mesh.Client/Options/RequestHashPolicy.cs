@@ -2,8 +2,8 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// One source of a request's hash for consistent-hashing balancers (<see cref="Balancing.BalancerNames.RingHash"/>,
-/// <see cref="Balancing.BalancerNames.Maglev"/>): a header, a cookie, a query parameter, the path, or a delegate. Bound from
+/// One source of a request's hash for consistent-hashing balancers (<see cref="BalancerNames.RingHash"/>,
+/// <see cref="BalancerNames.Maglev"/>): a header, a cookie, a query parameter, the path, or a delegate. Bound from
 /// <c>Mesh:Services:&lt;service&gt;:HashPolicies:&lt;n&gt;</c> (<c>Source</c>, <c>Name</c>, <c>Terminal</c>).
 /// </summary>
 /// <remarks>

@@ -2,7 +2,7 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// Settings of <see cref="Balancing.BalancerNames.RingHash"/>, bound from <c>Mesh:Services:&lt;service&gt;:RingHash</c>. The defaults and
+/// Settings of <see cref="BalancerNames.RingHash"/>, bound from <c>Mesh:Services:&lt;service&gt;:RingHash</c>. The defaults and
 /// limits are Envoy's and gRPC's (A42), so the same endpoints give the same ring.
 /// </summary>
 public sealed class RingHashOptions

@@ -23,6 +23,9 @@ public sealed class SlowStartOptions
     /// <summary>Whether slow start is on: the window is longer than zero.</summary>
     public bool Enabled => Window > TimeSpan.Zero;
 
+    /// <summary>The ramp these options describe, or null when slow start is off.</summary>
+    internal SlowStartCurve? ToCurve() => Enabled ? new SlowStartCurve(Window, Aggression, MinWeightPercent) : null;
+
     internal void Validate(string prefix, List<string> errors)
     {
         if (Window < TimeSpan.Zero || Window > TimeSpan.FromHours(1))

@@ -23,7 +23,7 @@ internal sealed class ServicePolicies : IDisposable
         Options = options;
         Balancer = balancer;
         RequestHasher = RequestHasher.For(options);
-        FailureStatuses = new FailureStatusSet(options.PassiveHealth);
+        FailureStatuses = new FailureStatusSet(options.PassiveHealth.FailureStatusCodes, options.PassiveHealth.AllServerErrorsAreFailures);
         Detector = detector;
         Prober = prober;
         SlowStart = slowStart;

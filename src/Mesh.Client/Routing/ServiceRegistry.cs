@@ -43,7 +43,7 @@ internal sealed partial class ServiceRegistry : IDisposable
         TimeProvider = timeProvider;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _metrics = metrics;
-        metrics?.Observe(this);
+        metrics?.Observe(() => All);
         _logger = _loggerFactory.CreateLogger("Mesh.Client.Routing");
         _reloadSubscription = ChangeToken.OnChange(optionsFactory.GetReloadToken, ReloadOptions);
     }

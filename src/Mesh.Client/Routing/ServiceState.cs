@@ -15,7 +15,7 @@ namespace Mesh.Client.Routing;
 /// Writers (resolver updates, health changes) are serialised by a lock and publish a new snapshot with one volatile
 /// write; readers (requests) take the snapshot with one volatile read and never wait, except for the first resolution.
 /// </remarks>
-internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemptHost, IDisposable
+internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemptHost, IObservedService, IDisposable
 {
     private readonly Lock _writeLock = new();
     private readonly TaskCompletionSource _firstResolution = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -86,7 +86,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     private ServicePolicies BuildPolicies(MeshServiceOptions options, ILoadBalancer balancer, ServicePolicies? previous)
     {
         var old = previous?.Options;
-        var slowStart = old is not null && OptionsComparer.Same(old.SlowStart, options.SlowStart) ? previous!.SlowStart : SlowStartCurve.From(options.SlowStart);
+        var slowStart = old is not null && OptionsComparer.Same(old.SlowStart, options.SlowStart) ? previous!.SlowStart : options.SlowStart.ToCurve();
         var detector = old is not null && OptionsComparer.Same(old.PassiveHealth, options.PassiveHealth) && ReferenceEquals(slowStart, previous!.SlowStart)
             ? previous!.Detector
             : options.PassiveHealth.Enabled ? new OutlierDetector(ServiceName, this, options.PassiveHealth, TimeProvider, _random, slowStart) : null;

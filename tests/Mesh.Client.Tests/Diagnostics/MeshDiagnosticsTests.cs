@@ -22,7 +22,7 @@ public sealed class MeshDiagnosticsTests : BackendFleetTests
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
         services.AddMeshClient().AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray());
-        services.AddHttpClient("shop", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
+        services.AddHttpClient("shop", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = BalancerNames.RoundRobin);
         using var provider = services.BuildServiceProvider();
         var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("shop");
         for (int i = 0; i < 6; i++)

@@ -246,9 +246,9 @@ public sealed class OutlierDetectorTests
 
         Assert.True(FailureStatusSet.Default.IsFailure(503));
         Assert.False(FailureStatusSet.Default.IsFailure(500));
-        Assert.True(new FailureStatusSet(all5xx).IsFailure(500));
-        Assert.True(new FailureStatusSet(custom).IsFailure(429));
-        Assert.False(new FailureStatusSet(custom).IsFailure(503));
+        Assert.True(new FailureStatusSet(all5xx.FailureStatusCodes, all5xx.AllServerErrorsAreFailures).IsFailure(500));
+        Assert.True(new FailureStatusSet(custom.FailureStatusCodes, custom.AllServerErrorsAreFailures).IsFailure(429));
+        Assert.False(new FailureStatusSet(custom.FailureStatusCodes, custom.AllServerErrorsAreFailures).IsFailure(503));
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public sealed class ResilienceIntegrationTests : BackendFleetTests
     private ServiceProvider Host(Action<MeshServiceOptions>? configure = null, int count = 3) =>
         MeshTestHost.Build(m => m.AddStaticEndpoints("catalog", Backends.Take(count).Select(b => b.Address).ToArray()), handler: o =>
         {
-            o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin;
+            o.Balancer = BalancerNames.RoundRobin;
             configure?.Invoke(o);
         });
 
@@ -227,7 +227,7 @@ public sealed class ResilienceIntegrationTests : BackendFleetTests
             ctx.Response.StatusCode = 503;
             return Task.CompletedTask;
         };
-        using var provider = Host(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin);
+        using var provider = Host(o => o.Balancer = BalancerNames.RoundRobin);
         var client = provider.Client();
 
         // Round robin starts at b0 (503); the PUT is replayed on b1 with its body.

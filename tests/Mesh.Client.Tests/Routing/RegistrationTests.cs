@@ -72,7 +72,7 @@ public sealed class RegistrationTests : IAsyncLifetime
         var services = new ServiceCollection();
         services.AddMeshClient().AddStaticEndpoints("catalog", _backend.Address);
         services.AddHttpClient("one", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler();
-        services.AddHttpClient("two", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = Mesh.Client.Balancing.BalancerNames.Random);
+        services.AddHttpClient("two", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = BalancerNames.Random);
         using var provider = services.BuildServiceProvider();
         var factory = provider.GetRequiredService<IHttpClientFactory>();
 

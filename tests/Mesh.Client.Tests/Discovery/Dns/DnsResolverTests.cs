@@ -64,7 +64,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
     }
 
     private ServiceProvider BuildMesh(string server, Action<DnsResolverOptions> services, Action<IMeshClientBuilder>? before = null,
-        string balancer = Mesh.Client.Balancing.BalancerNames.RoundRobin)
+        string balancer = BalancerNames.RoundRobin)
     {
         var provider = MeshTestHost.Build(m =>
         {
@@ -232,7 +232,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
             new SrvEntry("_http._tcp.catalog", "t2", b2.Port, Priority: 0, Weight: 1),
         ]));
         using var provider = BuildMesh(dns.Server, o => o.Services["catalog"] = new DnsServiceOptions { SrvName = "_http._tcp.catalog.mesh.test" },
-            balancer: Mesh.Client.Balancing.BalancerNames.WeightedRoundRobin);
+            balancer: BalancerNames.WeightedRoundRobin);
         var client = provider.Client();
 
         // A cycle is 3 + 1 turns: any 4 requests in a row split 3:1, so 40 split 30:10, counted at the backends.

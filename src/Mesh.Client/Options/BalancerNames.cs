@@ -1,4 +1,4 @@
-namespace Mesh.Client.Balancing;
+namespace Mesh.Client;
 
 /// <summary>
 /// The names of the built-in balancers, as <see cref="MeshServiceOptions.Balancer"/> and configuration

@@ -1,6 +1,6 @@
-using Mesh.Client.Routing;
+using Mesh.Client.Diagnostics;
 
-namespace Mesh.Client.Diagnostics;
+namespace Mesh.Client.Routing;
 
 /// <summary>Builds <see cref="MeshSnapshot"/>s from the service registry.</summary>
 internal sealed class MeshDiagnostics : IMeshDiagnostics
