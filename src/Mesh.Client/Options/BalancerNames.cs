@@ -3,9 +3,12 @@ namespace Mesh.Client.Balancing;
 /// <summary>
 /// The names of the built-in balancers, as <see cref="MeshServiceOptions.Balancer"/> and configuration
 /// (<c>Mesh:Services:&lt;service&gt;:Balancer</c>) take them. Names are matched without regard to case; a custom balancer
-/// registered with <see cref="Microsoft.Extensions.DependencyInjection.MeshClientServiceCollectionExtensions.AddLoadBalancer{TFactory}"/>
-/// is selected by its own name the same way.
+/// registered with <c>AddMeshClient().AddLoadBalancer&lt;TFactory&gt;()</c> is selected by its own name the same way.
 /// </summary>
+/// <remarks>
+/// The names are values of an option, so the file lives in Options/ (the options name balancers and link here without
+/// depending on Balancing/); the namespace is the balancers' one, where custom balancer code looks for it.
+/// </remarks>
 public static class BalancerNames
 {
     /// <summary>Each pick takes the next endpoint in turn.</summary>
