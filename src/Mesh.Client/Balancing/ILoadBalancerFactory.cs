@@ -2,8 +2,7 @@ namespace Mesh.Client.Balancing;
 
 /// <summary>
 /// Creates a balancer for a service, under a name services select it by (<c>Mesh:Services:&lt;service&gt;:Balancer</c>),
-/// as YARP's and gRPC's policies are named. Register one with
-/// <see cref="Microsoft.Extensions.DependencyInjection.MeshClientServiceCollectionExtensions.AddLoadBalancer{TFactory}"/>.
+/// as YARP's and gRPC's policies are named. Register one with <c>AddMeshClient().AddLoadBalancer&lt;TFactory&gt;()</c>.
 /// </summary>
 /// <remarks>
 /// The mesh creates one balancer per client and service, and a new one when the service's options change. A factory

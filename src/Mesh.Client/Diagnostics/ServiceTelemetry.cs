@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Mesh.Client.Diagnostics;
 
 /// <summary>
-/// Telemetry of one service as one client uses it: the single place a <see cref="ServiceState"/>, the request path,
+/// Telemetry of one service as one client uses it: the single place a service state, the request path,
 /// health and resilience report to. Each method records the metric, the trace event and the log line that belong to
 /// one event, so callers make one call per event and cannot forget one of the three.
 /// </summary>
@@ -93,7 +93,7 @@ internal sealed class ServiceTelemetry
     public void OnResolverRecovered(string resolver) => MeshLog.ResolverRecovered(_logger, ServiceName, resolver);
 
     /// <summary>
-    /// A health transition happened (reported by <see cref="ServiceState.Report"/>, which also logs it): counts
+    /// A health transition happened (reported by the service state, which also logs it): counts
     /// ejections. Endpoints by state and panic are observed from the published state instead, so nothing else is
     /// recorded here.
     /// </summary>

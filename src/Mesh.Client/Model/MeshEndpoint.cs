@@ -10,7 +10,7 @@ namespace Mesh.Client;
 /// resolver keeps publishing that key (Finagle's rule), so an update never resets what was learned; a re-published
 /// address with a new weight or labels replaces <see cref="Address"/> in place. Records are never shared between clients.
 /// </para>
-/// <para>Custom balancers (<see cref="Balancing.ILoadBalancer"/>) read these; only the mesh creates them.</para>
+/// <para>Custom balancers (<c>Mesh.Client.Balancing.ILoadBalancer</c>) read these; only the mesh creates them.</para>
 /// </remarks>
 public sealed class MeshEndpoint
 {

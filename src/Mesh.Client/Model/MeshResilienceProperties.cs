@@ -4,7 +4,7 @@ namespace Mesh.Client;
 
 /// <summary>
 /// The properties the mesh puts on each attempt's <see cref="ResilienceContext"/>, so strategies added to the
-/// per-attempt pipeline (<see cref="MeshServiceOptions.AttemptPipeline"/>: a rate limiter or circuit breaker per
+/// per-attempt pipeline (<c>MeshServiceOptions.AttemptPipeline</c>: a rate limiter or circuit breaker per
 /// endpoint, for example) and Polly's telemetry know where the attempt goes.
 /// </summary>
 public static class MeshResilienceProperties

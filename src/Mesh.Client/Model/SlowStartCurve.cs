@@ -2,7 +2,7 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// Envoy's slow-start ramp, precomputed from <see cref="SlowStartOptions"/>: at <c>t</c> into a window of length
+/// Envoy's slow-start ramp, precomputed from a service's <c>SlowStart</c> options: at <c>t</c> into a window of length
 /// <c>W</c>, the weight factor is <c>max(min_weight_percent / 100, (max(t, 1 ms) / W)^(1 / aggression))</c>, and 1 from
 /// the end of the window on. Immutable; shared by every endpoint of a service.
 /// </summary>

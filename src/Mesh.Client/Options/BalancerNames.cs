@@ -3,8 +3,7 @@ namespace Mesh.Client;
 /// <summary>
 /// The names of the built-in balancers, as <see cref="MeshServiceOptions.Balancer"/> and configuration
 /// (<c>Mesh:Services:&lt;service&gt;:Balancer</c>) take them. Names are matched without regard to case; a custom balancer
-/// registered with <see cref="Microsoft.Extensions.DependencyInjection.MeshClientServiceCollectionExtensions.AddLoadBalancer{TFactory}"/>
-/// is selected by its own name the same way.
+/// registered with <c>AddMeshClient().AddLoadBalancer&lt;TFactory&gt;()</c> is selected by its own name the same way.
 /// </summary>
 public static class BalancerNames
 {
