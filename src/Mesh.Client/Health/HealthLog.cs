@@ -37,4 +37,38 @@ internal static partial class HealthLog
     [LoggerMessage(EventId = MeshEventIds.PanicLeft, Level = LogLevel.Information,
         Message = "Service '{Service}' left panic: {Available} of {Members} endpoints available.")]
     public static partial void PanicExited(ILogger logger, string service, int available, int members);
+
+    /// <summary>Logs <paramref name="transition"/> with its own event id.</summary>
+    public static void Write(ILogger logger, string service, in HealthTransition transition)
+    {
+        string endpoint = transition.Endpoint?.Key ?? string.Empty;
+        switch (transition.Kind)
+        {
+            case HealthTransitionKind.Ejected:
+                HealthLog.Ejected(logger, service, endpoint, transition.Duration.TotalSeconds, transition.TimesEjected, transition.Reason);
+                break;
+            case HealthTransitionKind.EjectionEnded:
+                HealthLog.EjectionEnded(logger, service, endpoint);
+                break;
+            case HealthTransitionKind.Readmitted:
+                HealthLog.Readmitted(logger, service, endpoint, transition.Reason);
+                break;
+            case HealthTransitionKind.EjectionSkipped:
+                HealthLog.EjectionSkipped(logger, service, endpoint, transition.Reason,
+                    transition.Members - transition.Available, transition.Members);
+                break;
+            case HealthTransitionKind.ActiveUnhealthy:
+                HealthLog.ActiveUnhealthy(logger, service, endpoint, transition.Reason);
+                break;
+            case HealthTransitionKind.ActiveHealthy:
+                HealthLog.ActiveHealthy(logger, service, endpoint);
+                break;
+            case HealthTransitionKind.PanicEntered:
+                HealthLog.PanicEntered(logger, service, transition.Available, transition.Members, transition.Reason);
+                break;
+            case HealthTransitionKind.PanicExited:
+                HealthLog.PanicExited(logger, service, transition.Available, transition.Members);
+                break;
+        }
+    }
 }

@@ -32,6 +32,50 @@ internal sealed class ServicePolicies : IDisposable
         Pipeline = pipeline;
     }
 
+    /// <summary>
+    /// Builds the policies for <paramref name="options"/>, reusing the parts of <paramref name="previous"/> whose options
+    /// did not change, so a reload of one setting keeps the others' state (ejections, heartbeat schedule, budget).
+    /// </summary>
+    public static ServicePolicies Build(ServiceState service, MeshServiceOptions options, Func<ILoadBalancer> createBalancer, ServicePolicies? previous)
+    {
+        var old = previous?.Options;
+        var balancer = old is not null && SameBalancer(old, options) ? previous!.Balancer : createBalancer();
+        var slowStart = old is not null && OptionsComparer.Same(old.SlowStart, options.SlowStart) ? previous!.SlowStart : options.SlowStart.ToCurve();
+        var detector = old is not null && OptionsComparer.Same(old.PassiveHealth, options.PassiveHealth) && ReferenceEquals(slowStart, previous!.SlowStart)
+            ? previous!.Detector
+            : options.PassiveHealth.Enabled ? new OutlierDetector(service.ServiceName, service, options.PassiveHealth, service.TimeProvider, service.Random, slowStart) : null;
+        HeartbeatProber? prober;
+        if (old is not null && OptionsComparer.Same(old.HealthCheck, options.HealthCheck) && old.HostHeader == options.HostHeader
+            && ReferenceEquals(detector, previous!.Detector) && ReferenceEquals(slowStart, previous.SlowStart))
+        {
+            prober = previous.Prober;
+        }
+        else
+        {
+            prober = options.HealthCheck.Enabled
+                ? new HeartbeatProber(service.ServiceName, service, options.HealthCheck, options.HostHeader == HostHeaderPolicy.LogicalName,
+                    service.Telemetry, detector, service.TimeProvider, service.ProbeHandlerFactory(), service.Random, slowStart)
+                : null;
+        }
+
+        var retry = options.Retry;
+        var budget = old is not null && old.Retry.BudgetPercent == retry.BudgetPercent && old.Retry.MinRetriesPerSecond == retry.MinRetriesPerSecond
+            && old.Retry.BudgetTtl == retry.BudgetTtl
+            ? previous!.RetryBudget
+            : new RetryBudget(retry.BudgetPercent, retry.MinRetriesPerSecond, retry.BudgetTtl, service.TimeProvider);
+        var latency = options.Hedging is { Enabled: true, DelayPercentile: not null }
+            ? previous?.Latency ?? new LatencyHistogram(service.TimeProvider)
+            : null;
+        var pipeline = new ServicePipeline(service, options, service.ClientName, service.TimeProvider, service.LoggerFactory);
+        return new ServicePolicies(options, balancer, detector, prober, slowStart, budget, latency, pipeline);
+    }
+
+    /// <summary>Whether <paramref name="next"/> selects the same balancer with the same settings, so it keeps its state.</summary>
+    private static bool SameBalancer(MeshServiceOptions previous, MeshServiceOptions next) =>
+        string.Equals(previous.Balancer, next.Balancer, StringComparison.OrdinalIgnoreCase) && previous.BalanceFactor == next.BalanceFactor
+        && OptionsComparer.Same(previous.PeakEwma, next.PeakEwma) && OptionsComparer.Same(previous.LeastRequest, next.LeastRequest)
+        && OptionsComparer.Same(previous.RingHash, next.RingHash) && OptionsComparer.Same(previous.Maglev, next.Maglev);
+
     public MeshServiceOptions Options { get; }
 
     public ILoadBalancer Balancer { get; }

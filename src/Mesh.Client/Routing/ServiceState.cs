@@ -28,9 +28,6 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     private long _lastUsed;
     private readonly long _markUsedGranularity;
 
-    private readonly Func<HttpMessageHandler> _probeHandlerFactory;
-    private readonly Random _random;
-    private readonly ILoggerFactory? _loggerFactory;
     private ServicePolicies _policies;
     private TaskCompletionSource? _routableChanged;
     private bool _belowPanicThreshold;
@@ -44,15 +41,24 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
         Query = query;
         TimeProvider = timeProvider;
         _logger = logger;
-        _loggerFactory = loggerFactory;
+        LoggerFactory = loggerFactory;
         Telemetry = new ServiceTelemetry(clientName, query.ServiceName, logger, metrics);
         ResolverName = "(none)";
         _markUsedGranularity = timeProvider.TimestampFrequency / 4;
         _lastUsed = timeProvider.GetTimestamp();
-        _random = random ?? Random.Shared;
-        _probeHandlerFactory = probeHandlerFactory ?? DefaultProbeHandler;
-        _policies = BuildPolicies(options, balancer, previous: null);
+        Random = random ?? Random.Shared;
+        ProbeHandlerFactory = probeHandlerFactory ?? DefaultProbeHandler;
+        _policies = ServicePolicies.Build(this, options, () => balancer, previous: null);
     }
+
+    /// <summary>The random source health components jitter with.</summary>
+    public Random Random { get; }
+
+    /// <summary>Creates the handler heartbeats send through.</summary>
+    public Func<HttpMessageHandler> ProbeHandlerFactory { get; }
+
+    /// <summary>Where Polly's resilience events are logged; null for none.</summary>
+    public ILoggerFactory? LoggerFactory { get; }
 
     /// <summary>Everything the current options decide; read once per request.</summary>
     public ServicePolicies Policies => Volatile.Read(ref _policies);
@@ -78,43 +84,6 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
 
     /// <summary>Recent attempt latencies, kept only when hedging uses a percentile delay.</summary>
     public LatencyHistogram? Latency => Policies.Latency;
-
-    /// <summary>
-    /// Builds the policies for <paramref name="options"/>, reusing the parts of <paramref name="previous"/> whose options
-    /// did not change, so a reload of one setting keeps the others' state (ejections, heartbeat schedule, budget).
-    /// </summary>
-    private ServicePolicies BuildPolicies(MeshServiceOptions options, ILoadBalancer balancer, ServicePolicies? previous)
-    {
-        var old = previous?.Options;
-        var slowStart = old is not null && OptionsComparer.Same(old.SlowStart, options.SlowStart) ? previous!.SlowStart : options.SlowStart.ToCurve();
-        var detector = old is not null && OptionsComparer.Same(old.PassiveHealth, options.PassiveHealth) && ReferenceEquals(slowStart, previous!.SlowStart)
-            ? previous!.Detector
-            : options.PassiveHealth.Enabled ? new OutlierDetector(ServiceName, this, options.PassiveHealth, TimeProvider, _random, slowStart) : null;
-        HeartbeatProber? prober;
-        if (old is not null && OptionsComparer.Same(old.HealthCheck, options.HealthCheck) && old.HostHeader == options.HostHeader
-            && ReferenceEquals(detector, previous!.Detector) && ReferenceEquals(slowStart, previous.SlowStart))
-        {
-            prober = previous.Prober;
-        }
-        else
-        {
-            prober = options.HealthCheck.Enabled
-                ? new HeartbeatProber(ServiceName, this, options.HealthCheck, options.HostHeader == HostHeaderPolicy.LogicalName,
-                    Telemetry, detector, TimeProvider, _probeHandlerFactory(), _random, slowStart)
-                : null;
-        }
-
-        var retry = options.Retry;
-        var budget = old is not null && old.Retry.BudgetPercent == retry.BudgetPercent && old.Retry.MinRetriesPerSecond == retry.MinRetriesPerSecond
-            && old.Retry.BudgetTtl == retry.BudgetTtl
-            ? previous!.RetryBudget
-            : new RetryBudget(retry.BudgetPercent, retry.MinRetriesPerSecond, retry.BudgetTtl, TimeProvider);
-        var latency = options.Hedging is { Enabled: true, DelayPercentile: not null }
-            ? previous?.Latency ?? new LatencyHistogram(TimeProvider)
-            : null;
-        var pipeline = new ServicePipeline(this, options, ClientName, TimeProvider, _loggerFactory);
-        return new ServicePolicies(options, balancer, detector, prober, slowStart, budget, latency, pipeline);
-    }
 
     /// <summary>Raised once per health transition (after logging), for tests and in-process observers.</summary>
     public event Action<HealthTransition>? HealthTransitioned;
@@ -187,43 +156,10 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
                 return;
             }
 
-            var previous = _endpoints;
-            var byKey = new Dictionary<string, MeshEndpoint>(previous.Count, StringComparer.Ordinal);
-            foreach (var endpoint in previous.Endpoints)
-            {
-                byKey[endpoint.Key] = endpoint;
-            }
-
-            var next = new List<MeshEndpoint>(endpoints.Count);
-            bool changed = endpoints.Count != previous.Count;
-            for (int i = 0; i < endpoints.Count; i++)
-            {
-                var incoming = endpoints[i];
-                ArgumentNullException.ThrowIfNull(incoming);
-                if (byKey.Remove(incoming.Key, out var existing))
-                {
-                    if (!existing.Address.Equals(incoming))
-                    {
-                        existing.Redescribe(incoming);
-                        changed = true;
-                    }
-
-                    next.Add(existing);
-                    changed |= i >= previous.Count || !ReferenceEquals(previous[i], existing);
-                }
-                else if (!ContainsKey(next, incoming.Key))
-                {
-                    var created = new MeshEndpoint(incoming);
-                    if (_resolved)
-                    {
-                        // A member that joins a running service ramps up (slow start); the first members start equal.
-                        created.Health.BeginSlowStart(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), Policies.SlowStart);
-                    }
-
-                    next.Add(created);
-                    changed = true;
-                }
-            }
+            // A member that joins a running service ramps up (slow start); the first members start equal.
+            var slowStart = _resolved ? Policies.SlowStart : null;
+            long now = MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp());
+            var next = EndpointRecords.Merge(_endpoints, endpoints, created => created.Health.BeginSlowStart(now, slowStart), out bool changed);
 
             if (Interlocked.Exchange(ref _lastError, null) is not null)
             {
@@ -255,19 +191,6 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
         {
             Prober?.Update(published);
         }
-    }
-
-    private static bool ContainsKey(List<MeshEndpoint> endpoints, string key)
-    {
-        foreach (var endpoint in endpoints)
-        {
-            if (string.Equals(endpoint.Key, key, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>A resolver refresh failed: keep the last good snapshot, remember the error for messages.</summary>
@@ -351,38 +274,8 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// <summary>Logs a health transition and hands it to every sink. Called outside the write lock.</summary>
     public void Report(in HealthTransition transition)
     {
-        string endpoint = transition.Endpoint?.Key ?? string.Empty;
-        switch (transition.Kind)
-        {
-            case HealthTransitionKind.Ejected:
-                HealthLog.Ejected(_logger, ServiceName, endpoint, transition.Duration.TotalSeconds, transition.TimesEjected, transition.Reason);
-                break;
-            case HealthTransitionKind.EjectionEnded:
-                HealthLog.EjectionEnded(_logger, ServiceName, endpoint);
-                break;
-            case HealthTransitionKind.Readmitted:
-                HealthLog.Readmitted(_logger, ServiceName, endpoint, transition.Reason);
-                break;
-            case HealthTransitionKind.EjectionSkipped:
-                HealthLog.EjectionSkipped(_logger, ServiceName, endpoint, transition.Reason,
-                    transition.Members - transition.Available, transition.Members);
-                break;
-            case HealthTransitionKind.ActiveUnhealthy:
-                HealthLog.ActiveUnhealthy(_logger, ServiceName, endpoint, transition.Reason);
-                break;
-            case HealthTransitionKind.ActiveHealthy:
-                HealthLog.ActiveHealthy(_logger, ServiceName, endpoint);
-                break;
-            case HealthTransitionKind.PanicEntered:
-                HealthLog.PanicEntered(_logger, ServiceName, transition.Available, transition.Members, transition.Reason);
-                break;
-            case HealthTransitionKind.PanicExited:
-                HealthLog.PanicExited(_logger, ServiceName, transition.Available, transition.Members);
-                break;
-        }
-
+        HealthLog.Write(_logger, ServiceName, transition);
         Telemetry.OnHealthTransition(transition);
-
         HealthTransitioned?.Invoke(transition);
     }
 
@@ -434,8 +327,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             }
 
             previous = _policies;
-            var balancer = SameBalancer(previous.Options, options) ? previous.Balancer : createBalancer();
-            var next = BuildPolicies(options, balancer, previous);
+            var next = ServicePolicies.Build(this, options, createBalancer, previous);
             Volatile.Write(ref _policies, next);
             foreach (var endpoint in _endpoints.Endpoints)
             {
@@ -456,12 +348,6 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             Report(transition);
         }
     }
-
-    /// <summary>Whether <paramref name="next"/> selects the same balancer with the same settings, so it keeps its state.</summary>
-    private static bool SameBalancer(MeshServiceOptions previous, MeshServiceOptions next) =>
-        string.Equals(previous.Balancer, next.Balancer, StringComparison.OrdinalIgnoreCase) && previous.BalanceFactor == next.BalanceFactor
-        && OptionsComparer.Same(previous.PeakEwma, next.PeakEwma) && OptionsComparer.Same(previous.LeastRequest, next.LeastRequest)
-        && OptionsComparer.Same(previous.RingHash, next.RingHash) && OptionsComparer.Same(previous.Maglev, next.Maglev);
 
     /// <summary>
     /// Picks an endpoint the request has not tried. An endpoint probing after an ejection takes one attempt at a time;
