@@ -1,10 +1,10 @@
 using Mesh.Client.Discovery;
-using Mesh.Client.Kubernetes.Api;
+using k8s.Models;
 
 namespace Mesh.Client.Kubernetes.Discovery;
 
 /// <summary>One endpoint of a slice, turned into a mesh endpoint for one port, with what routing needs to know of it.</summary>
-internal readonly record struct ProjectedEndpoint(Endpoint Endpoint, bool Ready, IList<V1ForZone>? ForZones, string AddressType);
+internal readonly record struct ProjectedEndpoint(EndpointAddress Endpoint, bool Ready, IList<V1ForZone>? ForZones, string AddressType);
 
 /// <summary>
 /// One EndpointSlice as the watch holds it, with its endpoints projected per (port, schemes) and cached, so that an
@@ -17,9 +17,19 @@ internal sealed class SliceEntry
     public SliceEntry(V1EndpointSlice slice)
     {
         Slice = slice;
+        var ports = new List<string>(slice.Ports?.Count ?? 0);
+        foreach (var port in slice.Ports ?? [])
+        {
+            ports.Add($"{port.Name}:{port.Port}/{port.Protocol}/{port.AppProtocol}");
+        }
+
+        PortSignature = string.Join(',', ports);
     }
 
     public V1EndpointSlice Slice { get; }
+
+    /// <summary>The slice's ports (names, numbers, protocols): when it changes, the Service's ports probably did.</summary>
+    public string PortSignature { get; }
 
     /// <summary>The slice's endpoints for <paramref name="port"/>, excluding those that are neither ready nor serving-and-terminating.</summary>
     public ProjectedEndpoint[] Project(string cacheKey, PortSelection port, IReadOnlyList<string> schemes)
@@ -80,10 +90,10 @@ internal static class EndpointSliceProjection
                 continue;
             }
 
-            Endpoint mesh;
+            EndpointAddress mesh;
             try
             {
-                mesh = new Endpoint(scheme, addresses[0], slicePort.Port!.Value, zone: endpoint.Zone, metadata: Metadata(endpoint));
+                mesh = CreateAddress(scheme, addresses[0], slicePort.Port!.Value, endpoint.Zone, Metadata(endpoint));
             }
             catch (ArgumentException)
             {
@@ -97,7 +107,7 @@ internal static class EndpointSliceProjection
     }
 
     /// <summary>Merges the slices' projections into the list to publish; see the type's remarks for the rules.</summary>
-    public static List<Endpoint> Merge(IReadOnlyList<ProjectedEndpoint[]> slices, string? preferredFamily, string? zone, int minimumZoneEndpoints)
+    public static List<EndpointAddress> Merge(IReadOnlyList<ProjectedEndpoint[]> slices, string? preferredFamily, string? zone, int minimumZoneEndpoints)
     {
         bool preferredPresent = false;
         bool anyReady = false;
@@ -136,7 +146,7 @@ internal static class EndpointSliceProjection
 
         bool useHints = zone is not null && allHinted && inZone >= minimumZoneEndpoints;
         var seen = new HashSet<string>(chosen.Count, StringComparer.Ordinal);
-        var result = new List<Endpoint>(useHints ? inZone : chosen.Count);
+        var result = new List<EndpointAddress>(useHints ? inZone : chosen.Count);
         foreach (var endpoint in chosen)
         {
             if ((!useHints || IsHintedFor(endpoint, zone!)) && seen.Add(endpoint.Endpoint.Key))
@@ -147,6 +157,10 @@ internal static class EndpointSliceProjection
 
         return result;
     }
+
+    /// <summary>The one place this package builds a mesh address (the core's address type is being split out of <c>Endpoint</c>).</summary>
+    internal static EndpointAddress CreateAddress(string scheme, string host, int port, string? zone, IReadOnlyDictionary<string, string>? metadata) =>
+        new(scheme, host, port, zone: zone, metadata: metadata);
 
     private static bool IsHintedFor(ProjectedEndpoint endpoint, string zone)
     {
@@ -175,9 +189,9 @@ internal static class EndpointSliceProjection
         if (endpoint.TargetRef is { Kind: "Pod" or null, Name: { Length: > 0 } pod } target)
         {
             (metadata ??= new(3, StringComparer.Ordinal))[PodNameKey] = pod;
-            if (!string.IsNullOrEmpty(target.Namespace))
+            if (!string.IsNullOrEmpty(target.NamespaceProperty))
             {
-                metadata[NamespaceKey] = target.Namespace;
+                metadata[NamespaceKey] = target.NamespaceProperty;
             }
         }
 

@@ -8,11 +8,11 @@ public sealed class WatchRecorder : IEndpointObserver
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Lock _lock = new();
-    private readonly List<IReadOnlyList<Endpoint>> _snapshots = [];
+    private readonly List<IReadOnlyList<EndpointAddress>> _snapshots = [];
     private readonly List<Exception> _errors = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public IReadOnlyList<IReadOnlyList<Endpoint>> Snapshots
+    public IReadOnlyList<IReadOnlyList<EndpointAddress>> Snapshots
     {
         get
         {
@@ -34,7 +34,7 @@ public sealed class WatchRecorder : IEndpointObserver
         }
     }
 
-    public IReadOnlyList<Endpoint>? Latest
+    public IReadOnlyList<EndpointAddress>? Latest
     {
         get
         {
@@ -45,7 +45,7 @@ public sealed class WatchRecorder : IEndpointObserver
         }
     }
 
-    public void OnEndpoints(IReadOnlyList<Endpoint> endpoints)
+    public void OnEndpoints(IReadOnlyList<EndpointAddress> endpoints)
     {
         lock (_lock)
         {
@@ -68,7 +68,7 @@ public sealed class WatchRecorder : IEndpointObserver
     private void Signal() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>Waits until the latest snapshot satisfies <paramref name="predicate"/>; fails with what was seen after the timeout.</summary>
-    public async Task<IReadOnlyList<Endpoint>> WaitForAsync(Func<IReadOnlyList<Endpoint>, bool> predicate, string what, TimeSpan? timeout = null)
+    public async Task<IReadOnlyList<EndpointAddress>> WaitForAsync(Func<IReadOnlyList<EndpointAddress>, bool> predicate, string what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
         while (true)
@@ -96,7 +96,7 @@ public sealed class WatchRecorder : IEndpointObserver
     }
 
     /// <summary>Waits until the endpoints are exactly <paramref name="authorities"/> (host:port), in any order.</summary>
-    public Task<IReadOnlyList<Endpoint>> WaitForAuthoritiesAsync(params string[] authorities) =>
+    public Task<IReadOnlyList<EndpointAddress>> WaitForAuthoritiesAsync(params string[] authorities) =>
         WaitForAsync(list => list.Select(e => e.Authority).Order(StringComparer.Ordinal).SequenceEqual(authorities.Order(StringComparer.Ordinal)),
             $"endpoints [{string.Join(", ", authorities)}]");
 
