@@ -33,8 +33,8 @@ public sealed class KubernetesResolverOptions
     /// The services this resolver may claim, by the names clients use (<c>catalog</c>, <c>catalog.shop</c>, ...). Empty
     /// (the default): any name of the Kubernetes forms is claimed (<c>catalog</c>, <c>catalog.ns</c>,
     /// <c>catalog.ns.svc</c>, <c>catalog.ns.svc.cluster.local</c>) once credentials are available, and a name whose
-    /// Service does not exist fails its first request after the resolution timeout, with the message
-    /// "Kubernetes service 'x' was not found in namespace 'y'". Non-empty: only these names are claimed, with or without
+    /// Service does not exist fails its first request at once with <c>NoEndpointsException</c> (the resolver reports
+    /// "Kubernetes service 'x' was not found in namespace 'y'"). Non-empty: only these names are claimed, with or without
     /// credentials, so any other name fails at once with <c>UnknownServiceException</c>, and a client can also call
     /// hosts outside the cluster (with <c>PassThroughUnknownHosts</c>).
     /// </summary>

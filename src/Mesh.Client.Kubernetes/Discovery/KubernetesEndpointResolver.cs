@@ -19,9 +19,8 @@ namespace Mesh.Client.Kubernetes.Discovery;
 /// </para>
 /// <para>
 /// A name is claimed before the API has confirmed the Service exists (<see cref="Watch"/> must not block). When the
-/// Service does not exist, the watch reports "Kubernetes service 'x' was not found in namespace 'y'", so the first
-/// request fails after the service's resolution timeout with that message, and the watch keeps checking, so a Service
-/// created later is picked up.
+/// Service does not exist, the watch publishes an empty list (waiting requests fail at once) and reports "Kubernetes
+/// service 'x' was not found in namespace 'y'", and keeps checking, so a Service created later is picked up.
 /// </para>
 /// <para>Every client that uses a Service shares one watch of it; the watch stops when the last client lets go.</para>
 /// </remarks>
