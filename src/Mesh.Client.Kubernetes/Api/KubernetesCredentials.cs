@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using k8s;
 using k8s.Authentication;
 using k8s.KubeConfigModels;
+using YamlDotNet.Serialization;
 
 namespace Mesh.Client.Kubernetes.Api;
 
@@ -90,10 +91,20 @@ internal static class KubernetesCredentials
     public static KubernetesClientConfiguration FromKubeConfig(IReadOnlyList<string> paths, string? context)
     {
         K8SConfiguration? merged = null;
+        var tokenFiles = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var path in paths)
         {
             var file = KubernetesClientConfiguration.LoadKubeConfig(new FileInfo(path), useRelativePaths: false);
-            Absolutize(file, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
+            var directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+            Absolutize(file, directory);
+            foreach (var user in KubernetesYaml.Deserialize<UserTokenFiles>(File.ReadAllText(path)).Users ?? [])
+            {
+                if (user.Name is { } fileUser && user.User?.TokenFile is { Length: > 0 } tokenFile)
+                {
+                    tokenFiles.TryAdd(fileUser, Path.Combine(directory, tokenFile));
+                }
+            }
+
             merged = merged is null ? file : Merge(merged, file);
         }
 
@@ -114,9 +125,26 @@ internal static class KubernetesCredentials
             throw new InvalidOperationException($"{where} has no context '{name}'.");
         }
 
+        // A user's tokenFile (which KubernetesClient does not read; a token, when given too, wins as in kubectl): re-read on every request.
+        var userName = merged.Contexts.First(c => c.Name == name).ContextDetails?.User;
+        string? userTokenFile = null;
+        if (userName is not null && tokenFiles.TryGetValue(userName, out var candidate)
+            && merged.Users?.FirstOrDefault(u => u.Name == userName)?.UserCredentials is { } credentials && string.IsNullOrEmpty(credentials.Token))
+        {
+            userTokenFile = candidate;
+            credentials.Token = File.ReadAllText(candidate).Trim(); // so KubernetesClient accepts the user; replaced by the provider below
+        }
+
         try
         {
-            return KubernetesClientConfiguration.BuildConfigFromConfigObject(merged, name);
+            var configuration = KubernetesClientConfiguration.BuildConfigFromConfigObject(merged, name);
+            if (userTokenFile is not null)
+            {
+                configuration.AccessToken = null;
+                configuration.TokenProvider = new TokenFileProvider(userTokenFile);
+            }
+
+            return configuration;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException and not InvalidOperationException)
         {
@@ -155,7 +183,29 @@ internal static class KubernetesCredentials
         }
     }
 
-    /// <summary>A bearer token read from a file on every request: kubelet rotates projected service-account tokens.</summary>
+    /// <summary>The one kubeconfig field the resolver reads itself: a user's <c>tokenFile</c>.</summary>
+    private sealed class UserTokenFiles
+    {
+        [YamlMember(Alias = "users", ApplyNamingConventions = false)]
+        public List<NamedUser>? Users { get; set; }
+
+        public sealed class NamedUser
+        {
+            [YamlMember(Alias = "name", ApplyNamingConventions = false)]
+            public string? Name { get; set; }
+
+            [YamlMember(Alias = "user", ApplyNamingConventions = false)]
+            public TokenFileUser? User { get; set; }
+        }
+
+        public sealed class TokenFileUser
+        {
+            [YamlMember(Alias = "tokenFile", ApplyNamingConventions = false)]
+            public string? TokenFile { get; set; }
+        }
+    }
+
+    /// <summary>A bearer token read from a file on every request: kubelet rotates projected service-account tokens (and a kubeconfig's tokenFile may be rotated too).</summary>
     private sealed class TokenFileProvider(string path) : ITokenProvider
     {
         public async Task<AuthenticationHeaderValue> GetAuthenticationHeaderAsync(CancellationToken cancellationToken)

@@ -109,6 +109,29 @@ public sealed class KubeConfigTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_tokenFile_user_reads_the_file_relative_to_the_kubeconfig_on_every_request()
+    {
+        // KubernetesClient does not read tokenFile; the resolver does, and re-reads it, so a rotated file is followed.
+        File.WriteAllText(Path.Combine(_directory, "token.txt"), "file-token-one\n");
+        _api.ValidTokens["file-token-one"] = true;
+        using var resolver = Resolver(Write("    tokenFile: token.txt"));
+        var observer = new WatchRecorder();
+        using var watch = resolver.Watch(new EndpointQuery("catalog", ["http"]), observer);
+        Assert.NotNull(watch);
+        await observer.WaitForAuthoritiesAsync("10.0.0.1:8080");
+        Assert.Contains("file-token-one", _api.TokensSeen);
+
+        File.WriteAllText(Path.Combine(_directory, "token.txt"), "file-token-two");
+        _api.ValidTokens.Clear();
+        _api.ValidTokens["file-token-two"] = true;
+        await _api.Changed.WaitUntilAsync(() => _api.OpenWatches == 1, "the watch");
+        _api.CloseWatches();
+        _api.SetSlice("shop", "catalog", "catalog-abc", [new FakeEndpoint("10.0.0.2")]);
+        await observer.WaitForAuthoritiesAsync("10.0.0.2:8080");
+        Assert.Contains("file-token-two", _api.TokensSeen);
+    }
+
+    [Fact]
     public async Task KUBECONFIG_files_are_merged_as_kubectl_merges_them()
     {
         // The first file has the cluster and context (and a user of the same name that must win); the second adds a user.
