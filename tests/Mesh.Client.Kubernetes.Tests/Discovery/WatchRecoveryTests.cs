@@ -193,6 +193,36 @@ public sealed class WatchRecoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_relist_after_a_410_waits_a_random_delay_first()
+    {
+        var fake = new FakeTimeProvider();
+        var clock = new ObservedClock(fake);
+        Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
+        using var resolver = _cluster.CreateResolver(o => (o.ReconnectDelay, o.MaxReconnectDelay) = (TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)), timeProvider: clock);
+        var observer = new WatchRecorder();
+        using var watch = resolver.Watch(new EndpointQuery("catalog", Http), observer);
+        await observer.WaitForAuthoritiesAsync("10.0.0.1:8080");
+        await WaitUntilAsync(() => Api.OpenWatches == 1, "the watch");
+
+        // The server forgets its history (as after a restart) and ends the watch: the next watch is refused 410.
+        Api.Compact();
+        int delays = clock.Delays.Count;
+        Api.CloseWatches();
+        await clock.TimerCreated.WaitUntilAsync(() => clock.Delays.Count == delays + 1, "the reconnect delay");
+        fake.Advance(clock.Delays.ToArray()[^1]);
+        await WaitUntilAsync(() => Api.Watches == 2, "the refused watch");
+
+        // The relist waits a random delay of at most ReconnectDelay, and only the clock ends it.
+        await clock.TimerCreated.WaitUntilAsync(() => clock.Delays.Count == delays + 2, "the relist delay");
+        var relistDelay = clock.Delays.ToArray()[^1];
+        Assert.InRange(relistDelay, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+        Assert.Equal(1, Api.Lists);
+        fake.Advance(relistDelay);
+        await WaitUntilAsync(() => Api.Lists == 2, "the relist");
+        Assert.Empty(observer.Errors);
+    }
+
+    [Fact]
     public async Task Lists_are_paged_and_served_from_the_watch_cache_and_a_relist_asks_for_data_not_older_than_seen()
     {
         for (int i = 0; i < 5; i++)
