@@ -12,13 +12,18 @@ namespace Mesh.Client.Kubernetes.Api;
 internal sealed class KubernetesApi : IDisposable
 {
     private readonly k8s.Kubernetes _client;
+    private readonly KubernetesCredentials.ExecPluginTokenProvider? _execPlugin;
 
     public KubernetesApi(KubernetesClientConfiguration configuration, string source)
     {
         Host = new Uri(configuration.Host);
         Source = source;
+        _execPlugin = configuration.TokenProvider as KubernetesCredentials.ExecPluginTokenProvider;
         _client = new k8s.Kubernetes(configuration);
     }
+
+    /// <summary>The API server answered 401: an exec plugin runs again for the next request (a token file is re-read anyway).</summary>
+    public void CredentialsRejected() => _execPlugin?.Rejected();
 
     /// <summary>The API server.</summary>
     public Uri Host { get; }

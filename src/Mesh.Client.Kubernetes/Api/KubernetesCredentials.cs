@@ -143,6 +143,11 @@ internal static class KubernetesCredentials
                 configuration.AccessToken = null;
                 configuration.TokenProvider = new TokenFileProvider(userTokenFile);
             }
+            else if (configuration.TokenProvider is ExecTokenProvider
+                && merged.Users?.FirstOrDefault(u => u.Name == userName)?.UserCredentials?.ExternalExecution is { } exec)
+            {
+                configuration.TokenProvider = new ExecPluginTokenProvider(exec);
+            }
 
             return configuration;
         }
@@ -181,6 +186,21 @@ internal static class KubernetesCredentials
                 credentials.ClientKey = Full(credentials.ClientKey, directory);
             }
         }
+    }
+
+    /// <summary>
+    /// KubernetesClient's exec-plugin credential, which it runs again only when the credential's expiry nears; this one
+    /// also runs the plugin again after the API server rejected the credential (401), as client-go does.
+    /// </summary>
+    internal sealed class ExecPluginTokenProvider(ExternalExecution exec) : ITokenProvider
+    {
+        private ExecTokenProvider _current = new(exec);
+
+        /// <summary>The API server answered 401: the next request runs the plugin again.</summary>
+        public void Rejected() => Volatile.Write(ref _current, new ExecTokenProvider(exec));
+
+        public Task<AuthenticationHeaderValue> GetAuthenticationHeaderAsync(CancellationToken cancellationToken) =>
+            Volatile.Read(ref _current).GetAuthenticationHeaderAsync(cancellationToken);
     }
 
     /// <summary>The one kubeconfig field the resolver reads itself: a user's <c>tokenFile</c>.</summary>

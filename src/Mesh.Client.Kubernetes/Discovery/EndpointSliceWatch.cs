@@ -188,6 +188,11 @@ internal sealed class EndpointSliceWatch : IDisposable
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                if (ex is KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized })
+                {
+                    _api.CredentialsRejected(); // an exec plugin runs again for the next attempt
+                }
+
                 Fail(ex);
                 failures++;
                 _relistAfterFailure = true;

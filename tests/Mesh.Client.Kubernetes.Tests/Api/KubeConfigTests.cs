@@ -109,6 +109,42 @@ public sealed class KubeConfigTests : IAsyncLifetime
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // the plugin is a shell script
+    public async Task A_rejected_exec_plugin_credential_runs_the_plugin_again()
+    {
+        // Each run of this plugin prints a new token: exec-token-1, exec-token-2, ...
+        var counter = Path.Combine(_directory, "runs");
+        var plugin = Path.Combine(_directory, "counting-plugin.sh");
+        File.WriteAllText(plugin, $$$"""
+            #!/bin/sh
+            n=$(cat '{{{counter}}}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{{{counter}}}'
+            echo "{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"exec-token-$n\"}}"
+            """.Replace("\r\n", "\n", StringComparison.Ordinal));
+        File.SetUnixFileMode(plugin, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        for (int i = 1; i <= 3; i++)
+        {
+            _api.ValidTokens[$"exec-token-{i}"] = true;
+        }
+
+        using var resolver = Resolver(Write($"    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {plugin}"));
+        var observer = new WatchRecorder();
+        using var watch = resolver.Watch(new EndpointQuery("catalog", ["http"]), observer);
+        await observer.WaitForAuthoritiesAsync("10.0.0.1:8080");
+        await _api.Changed.WaitUntilAsync(() => _api.OpenWatches == 1, "the watch");
+
+        // The API server stops accepting the token the plugin gave (revoked): the next run's token is the only one valid.
+        int runs = int.Parse(File.ReadAllText(counter).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        string next = $"exec-token-{runs + 1}";
+        _api.ValidTokens.Clear();
+        _api.ValidTokens[next] = true;
+        _api.CloseWatches();
+        await observer.WaitForErrorAsync(e => e.Message.Contains("401", StringComparison.Ordinal), "a 401");
+        _api.SetSlice("shop", "catalog", "catalog-abc", [new FakeEndpoint("10.0.0.2")]);
+        await observer.WaitForAuthoritiesAsync("10.0.0.2:8080");
+        Assert.Contains(next, _api.TokensSeen);
+    }
+
+    [Fact]
     public async Task A_tokenFile_user_reads_the_file_relative_to_the_kubeconfig_on_every_request()
     {
         // KubernetesClient does not read tokenFile; the resolver does, and re-reads it, so a rotated file is followed.
