@@ -136,6 +136,7 @@ internal sealed class EndpointSliceWatch : IDisposable
         bool jitter = false;
         while (!cancellationToken.IsCancellationRequested)
         {
+            bool listing = false;
             try
             {
                 if (_resourceVersion is null || _relistAfterFailure)
@@ -148,7 +149,9 @@ internal sealed class EndpointSliceWatch : IDisposable
                         await Task.Delay(RelistDelay(++relists), _timeProvider, cancellationToken).ConfigureAwait(false);
                     }
 
+                    listing = true;
                     await ListAsync(cancellationToken).ConfigureAwait(false);
+                    listing = false;
                     _relistAfterFailure = false;
                 }
 
@@ -176,7 +179,7 @@ internal sealed class EndpointSliceWatch : IDisposable
             catch (KubernetesApiException ex) when (ex.IsGone)
             {
                 KubernetesLog.Relisting(_logger, Name.Name, Name.Namespace);
-                _consistentList |= _resourceVersion is null; // the list itself was refused: its continue token or version expired
+                _consistentList |= listing; // the list itself was refused: its continue token or version expired
                 _resourceVersion = null;
                 jitter = true;
                 continue;
