@@ -33,8 +33,8 @@ public sealed class KubernetesResolverOptions
     /// The services this resolver may claim, by the names clients use (<c>catalog</c>, <c>catalog.shop</c>, ...). Empty
     /// (the default): any name of the Kubernetes forms is claimed (<c>catalog</c>, <c>catalog.ns</c>,
     /// <c>catalog.ns.svc</c>, <c>catalog.ns.svc.cluster.local</c>) once credentials are available, and a name whose
-    /// Service does not exist fails its first request after the resolution timeout, with the message
-    /// "Kubernetes service 'x' was not found in namespace 'y'". Non-empty: only these names are claimed, with or without
+    /// Service does not exist fails its first request at once with <c>NoEndpointsException</c> (the resolver reports
+    /// "Kubernetes service 'x' was not found in namespace 'y'"). Non-empty: only these names are claimed, with or without
     /// credentials, so any other name fails at once with <c>UnknownServiceException</c>, and a client can also call
     /// hosts outside the cluster (with <c>PassThroughUnknownHosts</c>).
     /// </summary>
@@ -71,9 +71,12 @@ public sealed class KubernetesResolverOptions
     public KubernetesCredentialSource Credentials { get; set; } = KubernetesCredentialSource.Auto;
 
     /// <summary>The mounted service-account directory (token, ca.crt, namespace). Default: <c>/var/run/secrets/kubernetes.io/serviceaccount</c>.</summary>
-    public string ServiceAccountPath { get; set; } = KubernetesClientConfiguration.DefaultServiceAccountPath;
+    public string ServiceAccountPath { get; set; } = KubernetesCredentials.DefaultServiceAccountPath;
 
-    /// <summary>The kubeconfig file used outside a cluster. Default: the first file of <c>KUBECONFIG</c>, else <c>~/.kube/config</c>.</summary>
+    /// <summary>
+    /// The kubeconfig file used outside a cluster. Default: the files of <c>KUBECONFIG</c>, merged as kubectl merges them,
+    /// else <c>~/.kube/config</c>.
+    /// </summary>
     public string? KubeConfigPath { get; set; }
 
     /// <summary>The kubeconfig context to use. Default: the file's current context.</summary>
@@ -93,6 +96,15 @@ public sealed class KubernetesResolverOptions
     /// twice this, as client-go does, so watches do not reconnect in step). Default: 5 minutes.
     /// </summary>
     public TimeSpan WatchTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// A watch that sends nothing for this long, not even a bookmark (the API server sends one about every minute), is
+    /// abandoned and opened again from where it stopped: a silently dead connection is noticed. Default: 90 seconds.
+    /// </summary>
+    public TimeSpan WatchIdleTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>How many EndpointSlices one list page asks for (<c>limit</c>); the rest follow with <c>continue</c>. Tests lower it.</summary>
+    internal int ListPageSize { get; set; } = 500;
 
     /// <summary>Reads environment variables; tests replace it.</summary>
     internal Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
@@ -156,6 +168,11 @@ public sealed class KubernetesResolverOptions
         if (WatchTimeout < TimeSpan.FromSeconds(1) || WatchTimeout > TimeSpan.FromHours(1))
         {
             errors.Add(Bad($"{keyPrefix}:WatchTimeout", WatchTimeout, "between 00:00:01 and 01:00:00"));
+        }
+
+        if (WatchIdleTimeout < TimeSpan.FromSeconds(1) || WatchIdleTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add(Bad($"{keyPrefix}:WatchIdleTimeout", WatchIdleTimeout, "between 00:00:01 and 01:00:00"));
         }
 
         return errors;

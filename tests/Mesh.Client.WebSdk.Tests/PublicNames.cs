@@ -67,6 +67,5 @@ internal static class PublicNames
         typeof(EndpointSnapshot),
         typeof(EndpointState),
         typeof(MeshTelemetry),
-        typeof(Mesh.Client.Kubernetes.Discovery.KubernetesEndpointResolver),
     ];
 }

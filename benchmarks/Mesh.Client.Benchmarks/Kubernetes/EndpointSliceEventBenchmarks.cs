@@ -4,6 +4,8 @@ using BenchmarkDotNet.Attributes;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes;
+using k8s;
+using k8s.Models;
 using Mesh.Client.Kubernetes.Api;
 using Mesh.Client.Kubernetes.Discovery;
 using Mesh.Client.Routing;
@@ -28,7 +30,7 @@ public class EndpointSliceEventBenchmarks
     private int _next;
     private EndpointSliceWatch _watch = null!;
     private ServiceState _state = null!;
-    private KubernetesApiClient _api = null!;
+    private KubernetesApi _api = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -49,7 +51,7 @@ public class EndpointSliceEventBenchmarks
             Encoding.UTF8.GetBytes(EventLine("MODIFIED", Slice(25, notReady: 0, resourceVersion: 20000))),
             Encoding.UTF8.GetBytes(EventLine("MODIFIED", Slice(25, notReady: -1, resourceVersion: 20001))),
         ];
-        _watch.ApplyForBenchmark(_events[0]);
+        _watch.ApplyForBenchmark(Encoding.UTF8.GetString(_events[0]));
         if (_state.Endpoints.Count != (Slices * PerSlice) - 1)
         {
             throw new InvalidOperationException("The not-ready event did not reach the service.");
@@ -68,7 +70,7 @@ public class EndpointSliceEventBenchmarks
     [Benchmark]
     public int WatchEventToPicks()
     {
-        _watch.ApplyForBenchmark(_events[_next ^= 1]);
+        _watch.ApplyForBenchmark(Encoding.UTF8.GetString(_events[_next ^= 1])); // KubernetesClient reads lines as strings
         return _state.Endpoints.Count;
     }
 
@@ -84,10 +86,10 @@ public class EndpointSliceEventBenchmarks
         return count;
     }
 
-    private static (EndpointSliceWatch, ServiceState, KubernetesApiClient) Build()
+    private static (EndpointSliceWatch, ServiceState, KubernetesApi) Build()
     {
         var options = new KubernetesResolverOptions();
-        var api = new KubernetesApiClient(KubernetesClientConfiguration.Create(new Uri("https://127.0.0.1:1")));
+        var api = new KubernetesApi(new KubernetesClientConfiguration { Host = "https://127.0.0.1:1" }, "benchmark");
         var watch = new EndpointSliceWatch(new KubernetesServiceName("catalog", "default"), api, options, TimeProvider.System, NullLogger.Instance);
         var query = new EndpointQuery("catalog", ["http"]);
         var state = new ServiceState("bench", query, new MeshServiceOptions(), new RoundRobinBalancer(), TimeProvider.System, NullLogger.Instance);
@@ -96,7 +98,7 @@ public class EndpointSliceEventBenchmarks
         var slices = new List<V1EndpointSlice>(Slices);
         for (int s = 0; s < Slices; s++)
         {
-            slices.Add(System.Text.Json.JsonSerializer.Deserialize(Slice(s, notReady: -1, resourceVersion: 1000 + s).ToJsonString(), KubernetesJsonContext.Default.V1EndpointSlice)!);
+            slices.Add(KubernetesJson.Deserialize<V1EndpointSlice>(Slice(s, notReady: -1, resourceVersion: 1000 + s).ToJsonString()));
         }
 
         watch.LoadForBenchmark(service, slices);

@@ -1,4 +1,8 @@
 using System.Net;
+using System.Text.Json;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
 
 namespace Mesh.Client.Kubernetes.Api;
 
@@ -19,6 +23,29 @@ internal sealed class KubernetesApiException : HttpRequestException
 
     /// <summary>Whether the resource version asked for is too old: relist (HTTP 410, or reason <c>Expired</c>/<c>Gone</c>).</summary>
     public bool IsGone => StatusCode == HttpStatusCode.Gone || Reason is "Expired" or "Gone";
+
+    /// <summary>KubernetesClient's exception for a non-success status, with the body parsed as a Status when it is one.</summary>
+    public static KubernetesApiException From(string operation, HttpOperationException exception)
+    {
+        V1Status? status = null;
+        if (exception.Response?.Content is { Length: > 0 } body)
+        {
+            try
+            {
+                status = KubernetesJson.Deserialize<V1Status>(body);
+            }
+            catch (JsonException)
+            {
+                // not a Status body (a proxy's HTML page, say): the status code alone describes the failure
+            }
+        }
+
+        return new KubernetesApiException(operation, exception.Response?.StatusCode ?? HttpStatusCode.InternalServerError, status);
+    }
+
+    /// <summary>A watch <c>ERROR</c> event's Status.</summary>
+    public static KubernetesApiException From(string operation, V1Status? status) =>
+        new(operation, (HttpStatusCode)(status?.Code ?? 500), status);
 
     private static string Describe(string operation, HttpStatusCode statusCode, V1Status? status)
     {

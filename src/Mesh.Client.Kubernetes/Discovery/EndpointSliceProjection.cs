@@ -1,5 +1,5 @@
 using Mesh.Client.Discovery;
-using Mesh.Client.Kubernetes.Api;
+using k8s.Models;
 
 namespace Mesh.Client.Kubernetes.Discovery;
 
@@ -17,9 +17,19 @@ internal sealed class SliceEntry
     public SliceEntry(V1EndpointSlice slice)
     {
         Slice = slice;
+        var ports = new List<string>(slice.Ports?.Count ?? 0);
+        foreach (var port in slice.Ports ?? [])
+        {
+            ports.Add($"{port.Name}:{port.Port}/{port.Protocol}/{port.AppProtocol}");
+        }
+
+        PortSignature = string.Join(',', ports);
     }
 
     public V1EndpointSlice Slice { get; }
+
+    /// <summary>The slice's ports (names, numbers, protocols): when it changes, the Service's ports probably did.</summary>
+    public string PortSignature { get; }
 
     /// <summary>The slice's endpoints for <paramref name="port"/>, excluding those that are neither ready nor serving-and-terminating.</summary>
     public ProjectedEndpoint[] Project(string cacheKey, PortSelection port, IReadOnlyList<string> schemes)
@@ -83,7 +93,7 @@ internal static class EndpointSliceProjection
             EndpointAddress mesh;
             try
             {
-                mesh = new EndpointAddress(scheme, addresses[0], slicePort.Port!.Value, zone: endpoint.Zone, metadata: Metadata(endpoint));
+                mesh = CreateAddress(scheme, addresses[0], slicePort.Port!.Value, endpoint.Zone, Metadata(endpoint));
             }
             catch (ArgumentException)
             {
@@ -148,6 +158,10 @@ internal static class EndpointSliceProjection
         return result;
     }
 
+    /// <summary>The one place this package builds a mesh address (the core's address type is being split out of <c>Endpoint</c>).</summary>
+    internal static EndpointAddress CreateAddress(string scheme, string host, int port, string? zone, IReadOnlyDictionary<string, string>? metadata) =>
+        new(scheme, host, port, zone: zone, metadata: metadata);
+
     private static bool IsHintedFor(ProjectedEndpoint endpoint, string zone)
     {
         if (endpoint.ForZones is { } zones)
@@ -175,9 +189,9 @@ internal static class EndpointSliceProjection
         if (endpoint.TargetRef is { Kind: "Pod" or null, Name: { Length: > 0 } pod } target)
         {
             (metadata ??= new(3, StringComparer.Ordinal))[PodNameKey] = pod;
-            if (!string.IsNullOrEmpty(target.Namespace))
+            if (!string.IsNullOrEmpty(target.NamespaceProperty))
             {
-                metadata[NamespaceKey] = target.Namespace;
+                metadata[NamespaceKey] = target.NamespaceProperty;
             }
         }
 

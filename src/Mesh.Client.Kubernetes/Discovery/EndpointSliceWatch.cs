@@ -1,6 +1,9 @@
 using System.Net;
 using System.Security.Authentication;
 using System.Text.Json;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Api;
 using Microsoft.Extensions.Logging;
@@ -13,12 +16,24 @@ namespace Mesh.Client.Kubernetes.Discovery;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The loop (one task) reads the Service (for its ports and IP families, and to tell a misspelled name from an empty
-/// one), lists the slices with the <c>kubernetes.io/service-name</c> label, then watches from the list's
-/// resourceVersion with bookmarks. A 410 Gone, as a status or an in-stream ERROR event, lists again; a malformed
-/// event is skipped and the slices are listed again (whatever it said is in the list); any other failure keeps the
-/// last good view, reconnects after a jittered, growing delay, and resumes from the last resourceVersion seen. A
-/// stream the server closes is reopened the same way.
+/// The loop (one task) reads the Service (its ports and IP families, and whether it exists), lists the slices with the
+/// <c>kubernetes.io/service-name</c> label page by page (the first list from the watch cache, <c>resourceVersion=0</c>;
+/// later ones not older than what was seen), then watches from the list's resourceVersion with bookmarks.
+/// </para>
+/// <para>
+/// The resourceVersion to resume from is that of the last event applied or bookmark read, so a watch that is cut, ends
+/// or is abandoned resumes where it stopped: nothing replayed, no 410. A watch that sends nothing, not even a bookmark,
+/// for <see cref="KubernetesResolverOptions.WatchIdleTimeout"/> is abandoned (a silently dead connection). A 410 Gone
+/// (as a status or an in-stream ERROR) or a malformed event lists again, after a random delay (no thundering herd when
+/// an API server restarts). Any other failure keeps the last good view, is reported to the subscribers, and is retried
+/// after a jittered delay that doubles per consecutive failure and resets once a watch delivers; the attempt after a
+/// reported failure lists again, so the recovery is published (and clears the error) at once.
+/// </para>
+/// <para>
+/// The Service is read at every list, and again when a slice's ports change (a port renamed or added in the Service
+/// reaches the slices as MODIFIED events), so a port rename is followed without a relist. Without <c>get</c> on
+/// <c>services</c> (403), ports are taken from the slices alone, and an error naming the permission is reported only
+/// when that is not enough.
 /// </para>
 /// <para>
 /// Changes are published under a lock that subscribers joining late also take, so every subscriber sees every
@@ -30,19 +45,26 @@ internal sealed class EndpointSliceWatch : IDisposable
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, SliceEntry> _slices = new(StringComparer.Ordinal);
     private readonly List<Subscription> _subscribers = [];
-    private readonly KubernetesApiClient _api;
+    private readonly KubernetesApi _api;
     private readonly KubernetesResolverOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly string? _zone;
     private readonly CancellationTokenSource _stop = new();
     private V1Service? _service;
+    private bool _serviceForbidden;
     private bool _listed;
     private Exception? _lastError;
     private string? _problem;
     private Task? _loop;
 
-    public EndpointSliceWatch(KubernetesServiceName name, KubernetesApiClient api, KubernetesResolverOptions options,
+    // Owned by the loop.
+    private string? _resourceVersion;      // the last applied or bookmarked version; null: list first
+    private string? _lastSeenVersion;      // the same, kept across relists: a relist asks for data not older than it
+    private bool _consistentList;          // a list was refused 410: read the next one from etcd
+    private bool _relistAfterFailure;      // a failure was reported: the next attempt lists, to publish the recovery
+
+    public EndpointSliceWatch(KubernetesServiceName name, KubernetesApi api, KubernetesResolverOptions options,
         TimeProvider timeProvider, ILogger logger)
     {
         Name = name;
@@ -71,8 +93,8 @@ internal sealed class EndpointSliceWatch : IDisposable
     internal Task Completion => _loop ?? Task.CompletedTask;
 
     /// <summary>
-    /// Adds a subscriber; it gets the current view at once if the slices were listed, and every change after. Starts
-    /// the loop on the first subscriber.
+    /// Adds a subscriber; it gets the current view at once if the slices were listed (and the current error, if any),
+    /// and every change after. Starts the loop on the first subscriber.
     /// </summary>
     public Subscription Subscribe(IEndpointObserver observer, string? portSelector, IReadOnlyList<string> schemes)
     {
@@ -85,7 +107,8 @@ internal sealed class EndpointSliceWatch : IDisposable
             {
                 PublishTo(subscription);
             }
-            else if (_lastError is { } error)
+
+            if (_lastError is { } error)
             {
                 Notify(subscription, error);
             }
@@ -108,29 +131,46 @@ internal sealed class EndpointSliceWatch : IDisposable
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
-        string? resourceVersion = null;
         int failures = 0;
-        int quickRelists = 0;
+        int relists = 0;
+        bool jitter = false;
         while (!cancellationToken.IsCancellationRequested)
         {
-            bool relistNow = false;
+            bool listing = false;
             try
             {
-                if (resourceVersion is null)
+                if (_resourceVersion is null || _relistAfterFailure)
                 {
-                    resourceVersion = await ListAsync(cancellationToken).ConfigureAwait(false);
-                    failures = 0;
+                    if (jitter)
+                    {
+                        // A relist (410, malformed event) waits a random while first: clients that lost their watches
+                        // together (an API server restart) do not list together. Relists that keep coming grow like failures.
+                        jitter = false;
+                        await Task.Delay(RelistDelay(++relists), _timeProvider, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    listing = true;
+                    await ListAsync(cancellationToken).ConfigureAwait(false);
+                    listing = false;
+                    _relistAfterFailure = false;
                 }
 
-                var outcome = await WatchAsync(resourceVersion, cancellationToken).ConfigureAwait(false);
-                resourceVersion = outcome.ResourceVersion;
-                failures = outcome.ReceivedEvents ? 0 : failures + 1;
-                quickRelists = outcome.ReceivedEvents ? 0 : quickRelists;
+                var outcome = await WatchAsync(cancellationToken).ConfigureAwait(false);
+                if (outcome.Delivered)
+                {
+                    relists = 0;
+                }
+
                 if (outcome.Relist)
                 {
-                    resourceVersion = null;
-                    relistNow = quickRelists++ == 0;
+                    _resourceVersion = null;
+                    jitter = true;
+                    continue;
                 }
+
+                // Closed by the server, abandoned idle, or cut: resume from the last version applied. The delay resets once
+                // a watch delivered; a watch cut before it delivered anything counts as a failure (without reporting one).
+                failures = outcome.Delivered || !outcome.Cut ? 0 : failures + 1;
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
@@ -139,18 +179,26 @@ internal sealed class EndpointSliceWatch : IDisposable
             catch (KubernetesApiException ex) when (ex.IsGone)
             {
                 KubernetesLog.Relisting(_logger, Name.Name, Name.Namespace);
-                resourceVersion = null;
-                relistNow = quickRelists++ == 0;
+                _consistentList |= listing; // the list itself was refused: its continue token or version expired
+                _resourceVersion = null;
+                jitter = true;
+                continue;
+            }
+            catch (KubernetesServiceNotFoundException ex)
+            {
+                PublishNotFound(ex);
+                failures++;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                if (ex is KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized })
+                {
+                    _api.CredentialsRejected(); // an exec plugin runs again for the next attempt
+                }
+
                 Fail(ex);
                 failures++;
-            }
-
-            if (relistNow)
-            {
-                continue;
+                _relistAfterFailure = true;
             }
 
             var delay = ReconnectBackoff.Delay(Math.Max(0, failures - 1), _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
@@ -165,32 +213,47 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
     }
 
-    /// <summary>Reads the Service and lists its slices; publishes the new view; returns the list's resourceVersion.</summary>
-    private async Task<string> ListAsync(CancellationToken cancellationToken)
+    /// <summary>Before relist number <paramref name="relists"/> in a row: random in [0, ReconnectDelay], then growing as failures do.</summary>
+    private TimeSpan RelistDelay(int relists) => relists <= 1
+        ? TimeSpan.FromTicks((long)(_options.ReconnectDelay.Ticks * Random.Shared.NextDouble()))
+        : ReconnectBackoff.Delay(relists - 2, _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
+
+    /// <summary>Reads the Service and lists its slices, page by page; publishes the new view; sets the resourceVersion to watch from.</summary>
+    private async Task ListAsync(CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(_options.RequestTimeout, _timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        V1Service service;
-        V1EndpointSliceList list;
+        var items = new List<V1EndpointSlice>();
+        string? resourceVersion = null;
+        var (service, forbidden) = (default(V1Service), false);
         try
         {
-            try
-            {
-                service = await _api.ReadNamespacedServiceAsync(Name.Name, Name.Namespace, linked.Token).ConfigureAwait(false);
-            }
-            catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-            {
-                throw new KubernetesServiceNotFoundException(Name, ex);
-            }
+            (service, forbidden) = await ReadServiceAsync(linked.Token).ConfigureAwait(false);
 
-            list = await _api.ListNamespacedEndpointSliceAsync(Name.Namespace, Name.LabelSelector, linked.Token).ConfigureAwait(false);
+            // The first list may come from the watch cache (resourceVersion=0); a relist asks for data not older than
+            // what was seen (also from the cache); after a 410 on a list, a consistent read. The watch catches up either way.
+            string? version = _consistentList ? null : _lastSeenVersion ?? "0";
+            string? match = version is null or "0" ? null : "NotOlderThan";
+            string? continueToken = null;
+            do
+            {
+                var page = await _api.ListSlicesAsync(Name.Namespace, Name.LabelSelector, version, match, _options.ListPageSize, continueToken,
+                    linked.Token).ConfigureAwait(false);
+                foreach (var slice in page.Items ?? [])
+                {
+                    items.Add(slice);
+                }
+
+                resourceVersion = page.Metadata?.ResourceVersion;
+                continueToken = page.Metadata?.ContinueProperty;
+            }
+            while (!string.IsNullOrEmpty(continueToken));
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"The Kubernetes API server did not answer within {_options.RequestTimeout.TotalSeconds:0.###} s.");
         }
 
-        var resourceVersion = list.Metadata?.ResourceVersion;
         if (string.IsNullOrEmpty(resourceVersion))
         {
             throw new JsonException("The EndpointSlice list has no metadata.resourceVersion.");
@@ -199,8 +262,9 @@ internal sealed class EndpointSliceWatch : IDisposable
         lock (_lock)
         {
             _service = service;
+            _serviceForbidden = forbidden;
             _slices.Clear();
-            foreach (var slice in list.Items ?? [])
+            foreach (var slice in items)
             {
                 if (slice?.Metadata?.Name is { Length: > 0 } sliceName)
                 {
@@ -213,90 +277,217 @@ internal sealed class EndpointSliceWatch : IDisposable
             PublishAll();
         }
 
-        KubernetesLog.Listed(_logger, Name.Name, Name.Namespace, list.Items?.Count ?? 0, resourceVersion);
-        return resourceVersion;
+        _resourceVersion = _lastSeenVersion = resourceVersion;
+        _consistentList = false;
+        KubernetesLog.Listed(_logger, Name.Name, Name.Namespace, items.Count, resourceVersion);
     }
 
-    private async Task<WatchOutcome> WatchAsync(string resourceVersion, CancellationToken cancellationToken)
+    /// <summary>Reads the Service: null and true when the ServiceAccount may not read it (403), in which case ports come from the slices.</summary>
+    /// <exception cref="KubernetesServiceNotFoundException">The Service does not exist.</exception>
+    private async Task<(V1Service? Service, bool Forbidden)> ReadServiceAsync(CancellationToken cancellationToken)
     {
-        // Each watch asks the server for a random length in [timeout, 2 × timeout] (client-go's spread), and gives up
-        // on its own a little after, so a connection that silently died is noticed.
-        int timeoutSeconds = (int)(_options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds + 30), _timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        bool received = false;
         try
         {
-            using var stream = await _api.WatchNamespacedEndpointSliceAsync(Name.Namespace, Name.LabelSelector, resourceVersion,
-                timeoutSeconds, linked.Token).ConfigureAwait(false);
-            lock (_lock)
-            {
-                Recover();
-            }
-
-            while (await stream.ReadAsync(linked.Token).ConfigureAwait(false) is { } watchEvent)
-            {
-                if (watchEvent.Type is null)
-                {
-                    KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace, watchEvent.DecodeError ?? "undecodable");
-                    return new WatchOutcome(resourceVersion, received, Relist: true);
-                }
-
-                if (watchEvent.Type == WatchEventType.Error)
-                {
-                    var status = watchEvent.Status;
-                    throw new KubernetesApiException($"WATCH endpointslices '{Name.LabelSelector}' in namespace '{Name.Namespace}'",
-                        (HttpStatusCode)(status?.Code ?? 500), status);
-                }
-
-                received = true;
-                var slice = watchEvent.Slice!;
-                resourceVersion = slice.Metadata!.ResourceVersion!;
-                if (watchEvent.Type == WatchEventType.Bookmark)
-                {
-                    continue;
-                }
-
-                lock (_lock)
-                {
-                    if (watchEvent.Type == WatchEventType.Deleted)
-                    {
-                        _slices.Remove(slice.Metadata.Name!);
-                    }
-                    else
-                    {
-                        _slices[slice.Metadata.Name!] = new SliceEntry(slice);
-                    }
-
-                    PublishAll();
-                }
-            }
+            return (await _api.ReadServiceAsync(Name.Name, Name.Namespace, cancellationToken).ConfigureAwait(false), false);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
-            // Our own deadline: as if the server had closed the stream.
+            throw new KubernetesServiceNotFoundException(Name, ex);
         }
+        catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
+        {
+            if (!_serviceForbidden)
+            {
+                KubernetesLog.ServiceForbidden(_logger, Name.Name, Name.Namespace);
+            }
 
-        return new WatchOutcome(resourceVersion, received, Relist: false);
+            return (null, true);
+        }
     }
 
-    /// <summary>Applies one event line to the view, as the watch does: for the benchmark, which feeds events without a server.</summary>
-    internal void ApplyForBenchmark(ReadOnlySpan<byte> line)
+    /// <summary>A slice's ports changed: read the Service again (its ports were probably renamed or added), then publish.</summary>
+    private async Task RefreshServiceAsync(CancellationToken cancellationToken)
     {
-        var watchEvent = WatchStream.Decode(line);
+        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        V1Service? service = null;
+        bool forbidden = false;
+        bool read = false;
+        try
+        {
+            (service, forbidden) = await ReadServiceAsync(linked.Token).ConfigureAwait(false);
+            read = true;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
+        {
+            // Not found (being deleted: its slices go next), or unreachable: keep the ports known so far; the next list reads it again.
+            KubernetesLog.ServiceRefreshFailed(_logger, Name.Name, Name.Namespace, ex.Message);
+        }
+
         lock (_lock)
         {
-            if (watchEvent.Type == WatchEventType.Deleted)
+            if (read)
             {
-                _slices.Remove(watchEvent.Slice!.Metadata!.Name!);
-            }
-            else
-            {
-                _slices[watchEvent.Slice!.Metadata!.Name!] = new SliceEntry(watchEvent.Slice);
+                _service = service;
+                _serviceForbidden = forbidden;
             }
 
             PublishAll();
         }
+    }
+
+    private async Task<WatchOutcome> WatchAsync(CancellationToken cancellationToken)
+    {
+        // Each watch asks the server for a random length in [timeout, 2 × timeout] (client-go's spread), and is abandoned
+        // when it sends nothing, not even a bookmark, for the idle timeout: a connection that silently died is noticed.
+        int timeoutSeconds = (int)(_options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
+        using var idle = new CancellationTokenSource(_options.WatchIdleTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token);
+        string operation = $"WATCH endpointslices '{Name.LabelSelector}' in namespace '{Name.Namespace}'";
+        Exception? streamError = null;
+        bool delivered = false;
+        void OnStreamError(Exception error)
+        {
+            // KubernetesClient reports an ERROR event or an undecodable line here and reads on: stop it, and decide below.
+            streamError ??= error;
+            linked.Cancel();
+        }
+
+        try
+        {
+            await foreach (var (type, slice) in _api.WatchSlices(Name.Namespace, Name.LabelSelector, _resourceVersion!, timeoutSeconds,
+                OnStreamError, linked.Token).ConfigureAwait(false))
+            {
+                idle.CancelAfter(_options.WatchIdleTimeout);
+                delivered = true;
+                string? version = slice?.Metadata?.ResourceVersion;
+                if (string.IsNullOrEmpty(version) || (type != WatchEventType.Bookmark && string.IsNullOrEmpty(slice!.Metadata.Name)))
+                {
+                    KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace, $"a {type} event without metadata.name or metadata.resourceVersion");
+                    return new WatchOutcome(delivered, Relist: true);
+                }
+
+                if (type == WatchEventType.Bookmark)
+                {
+                    _resourceVersion = _lastSeenVersion = version;
+                    continue;
+                }
+
+                bool portsChanged = Apply(type, slice!, publish: true);
+                _resourceVersion = _lastSeenVersion = version;
+                if (portsChanged)
+                {
+                    await RefreshServiceAsync(linked.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (streamError is not null && !cancellationToken.IsCancellationRequested)
+        {
+            // handled below
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            KubernetesLog.WatchIdle(_logger, Name.Name, Name.Namespace, _options.WatchIdleTimeout.TotalSeconds);
+            return new WatchOutcome(delivered, Relist: false);
+        }
+        catch (HttpOperationException ex)
+        {
+            throw KubernetesApiException.From(operation, ex);
+        }
+        catch (JsonException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // KubernetesClient also decodes a watch's first line as the list type when it opens it: an undecodable first
+            // line throws here rather than reaching onError. List again, so whatever it said is not lost.
+            KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace, $"{ex.GetType().Name} at byte {ex.BytePositionInLine}");
+            return new WatchOutcome(delivered, Relist: true);
+        }
+        catch (HttpRequestException ex) when (!delivered && ex.InnerException is EndOfStreamException && !cancellationToken.IsCancellationRequested)
+        {
+            // KubernetesClient waits for a watch's first line: a watch the server closed before sending any is a clean end.
+            return new WatchOutcome(delivered, Relist: false);
+        }
+        catch (Exception ex) when (IsCut(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            // The stream broke (a proxy's idle cut, a reset, a stream ending mid-event): resume from the last version applied.
+            KubernetesLog.WatchCut(_logger, Name.Name, Name.Namespace, _resourceVersion ?? string.Empty, ex.Message);
+            return new WatchOutcome(delivered, Relist: false, Cut: true);
+        }
+
+        switch (streamError)
+        {
+            case null:
+                return new WatchOutcome(delivered, Relist: false); // the server ended the watch (its timeout)
+            case KubernetesException { Status: var status }:
+                var error = KubernetesApiException.From(operation, status);
+                if (error.IsGone)
+                {
+                    KubernetesLog.Relisting(_logger, Name.Name, Name.Namespace);
+                    return new WatchOutcome(delivered, Relist: true);
+                }
+
+                throw error;
+            default:
+                // An undecodable line (KubernetesClient skips it): list again, so whatever it said is not lost.
+                KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace,
+                    streamError is JsonException json ? $"{json.GetType().Name} at byte {json.BytePositionInLine}" : streamError.GetType().Name);
+                return new WatchOutcome(delivered, Relist: true);
+        }
+    }
+
+    /// <summary>
+    /// Whether a watch failed because its stream broke after it was accepted (an I/O error reading the body, which
+    /// KubernetesClient wraps when it happens before the first line), rather than being refused: not reachable, TLS, a status.
+    /// </summary>
+    private static bool IsCut(Exception error) => error is IOException
+        || (error is HttpRequestException { InnerException: IOException } and not KubernetesApiException);
+
+    /// <summary>Applies one event to the view; returns whether the slice's ports changed (then the caller reads the Service and publishes).</summary>
+    private bool Apply(WatchEventType type, V1EndpointSlice slice, bool publish)
+    {
+        lock (_lock)
+        {
+            bool portsChanged = false;
+            if (type == WatchEventType.Deleted)
+            {
+                _slices.Remove(slice.Metadata.Name);
+            }
+            else
+            {
+                var entry = new SliceEntry(slice);
+                portsChanged = _slices.TryGetValue(slice.Metadata.Name, out var previous)
+                    ? previous.PortSignature != entry.PortSignature
+                    : _slices.Count > 0 && !HasPortSignature(entry.PortSignature);
+                _slices[slice.Metadata.Name] = entry;
+            }
+
+            portsChanged &= !_serviceForbidden;
+            if (publish && !portsChanged)
+            {
+                PublishAll();
+            }
+
+            return portsChanged;
+        }
+    }
+
+    private bool HasPortSignature(string signature)
+    {
+        foreach (var entry in _slices.Values)
+        {
+            if (entry.PortSignature == signature)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Applies one event line to the view, as the watch does: for the benchmark, which feeds events without a server.</summary>
+    internal void ApplyForBenchmark(string line)
+    {
+        var watchEvent = KubernetesJson.Deserialize<Watcher<V1EndpointSlice>.WatchEvent>(line);
+        Apply(watchEvent.Type, watchEvent.Object, publish: true);
     }
 
     /// <summary>Installs a listed view without a server: for the benchmark.</summary>
@@ -307,11 +498,36 @@ internal sealed class EndpointSliceWatch : IDisposable
             _service = service;
             foreach (var slice in slices)
             {
-                _slices[slice.Metadata!.Name!] = new SliceEntry(slice);
+                _slices[slice.Metadata.Name] = new SliceEntry(slice);
             }
 
             _listed = true;
             PublishAll();
+        }
+    }
+
+    /// <summary>The Service does not exist: tell every subscriber at once (an empty list, so waiting requests fail now) and why.</summary>
+    private void PublishNotFound(KubernetesServiceNotFoundException error)
+    {
+        lock (_lock)
+        {
+            _service = null;
+            _serviceForbidden = false;
+            _slices.Clear();
+            _listed = true;
+            _lastError = error;
+            if (_problem != "service not found")
+            {
+                _problem = "service not found";
+                KubernetesLog.WatchFailing(_logger, Name.Name, Name.Namespace, _problem, error.Message);
+            }
+
+            foreach (var subscription in _subscribers)
+            {
+                // The empty list first: the mesh clears its last error on a snapshot, and the error should stay.
+                Deliver(subscription, new Projection([], null));
+                Notify(subscription, error);
+            }
         }
     }
 
@@ -334,7 +550,7 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
     }
 
-    /// <summary>Under the lock: the API answers again.</summary>
+    /// <summary>Under the lock, before publishing a listed view: the API answers again.</summary>
     private void Recover()
     {
         _lastError = null;
@@ -347,9 +563,8 @@ internal sealed class EndpointSliceWatch : IDisposable
 
     private static string Classify(Exception error) => error switch
     {
-        KubernetesServiceNotFoundException => "service not found",
         KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized } => "401 Unauthorized: the token is not accepted",
-        KubernetesApiException { StatusCode: HttpStatusCode.Forbidden } => "403 Forbidden: check the Role granting get, list and watch",
+        KubernetesApiException { StatusCode: HttpStatusCode.Forbidden } => "403 Forbidden: check the Role granting get, list and watch on endpointslices",
         KubernetesApiException api => $"API error {(int?)api.StatusCode}",
         HttpRequestException { InnerException: AuthenticationException } => "TLS handshake failed",
         HttpRequestException or IOException or TimeoutException => "API server unreachable",
@@ -392,13 +607,24 @@ internal sealed class EndpointSliceWatch : IDisposable
 
         string cacheKey = $"{port.Value}|{subscription.SchemesKey}";
         var slices = new List<ProjectedEndpoint[]>(_slices.Count);
+        bool anyEndpoints = false;
         foreach (var entry in _slices.Values)
         {
             slices.Add(entry.Project(cacheKey, port.Value, subscription.Schemes));
+            anyEndpoints |= entry.Slice.Endpoints is { Count: > 0 };
         }
 
         string? family = _service?.Spec?.IpFamilies is { Count: > 0 } families ? families[0] : null;
-        return new Projection(EndpointSliceProjection.Merge(slices, family, _zone, _options.MinimumZoneEndpoints), null);
+        var merged = EndpointSliceProjection.Merge(slices, family, _zone, _options.MinimumZoneEndpoints);
+        if (merged.Count == 0 && anyEndpoints && _serviceForbidden)
+        {
+            // Without the Service, a port name or Service port number may not be resolvable from the slices alone.
+            return new Projection(null, new InvalidOperationException(
+                $"Kubernetes service '{Name.Name}' in namespace '{Name.Namespace}': no EndpointSlice port matches {port.Value}, and the Service's ports cannot be read: " +
+                $"the ServiceAccount may not 'get' 'services' in namespace '{Name.Namespace}' (403 Forbidden). Grant that permission, or select the pods' port by its name or number."));
+        }
+
+        return new Projection(merged, null);
     }
 
     private void Deliver(Subscription subscription, Projection projection)
@@ -445,7 +671,7 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
     }
 
-    private readonly record struct WatchOutcome(string ResourceVersion, bool ReceivedEvents, bool Relist);
+    private readonly record struct WatchOutcome(bool Delivered, bool Relist, bool Cut = false);
 
     private readonly record struct Projection(List<EndpointAddress>? Endpoints, Exception? Error);
 
@@ -464,6 +690,9 @@ internal sealed class EndpointSliceWatch : IDisposable
     }
 }
 
-/// <summary>The Service a client names does not exist (yet): a misspelled name, or a Service not deployed.</summary>
+/// <summary>
+/// The Service a client names does not exist (yet): a misspelled name, or a Service not deployed. Reported through
+/// <see cref="IEndpointObserver.OnError"/> right after an empty list, so waiting requests fail at once.
+/// </summary>
 internal sealed class KubernetesServiceNotFoundException(KubernetesServiceName name, Exception inner)
     : Exception($"Kubernetes service '{name.Name}' was not found in namespace '{name.Namespace}'; check the name (or deploy the Service).", inner);

@@ -19,13 +19,12 @@ namespace Mesh.Client.Kubernetes.Discovery;
 /// </para>
 /// <para>
 /// A name is claimed before the API has confirmed the Service exists (<see cref="Watch"/> must not block). When the
-/// Service does not exist, the watch reports "Kubernetes service 'x' was not found in namespace 'y'", so the first
-/// request fails after the service's resolution timeout with that message, and the watch keeps checking, so a Service
-/// created later is picked up.
+/// Service does not exist, the watch publishes an empty list (waiting requests fail at once) and reports "Kubernetes
+/// service 'x' was not found in namespace 'y'", and keeps checking, so a Service created later is picked up.
 /// </para>
 /// <para>Every client that uses a Service shares one watch of it; the watch stops when the last client lets go.</para>
 /// </remarks>
-public sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposable
+internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<KubernetesServiceName, EndpointSliceWatch> _watches = [];
@@ -144,27 +143,18 @@ public sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposable
     {
         var environment = _options.Environment;
         string fallbackNamespace = _options.Namespace ?? "default";
-        bool inCluster = KubernetesClientConfiguration.IsInCluster(environment, _options.ServiceAccountPath);
-        string? kubeConfig = _options.KubeConfigPath;
-        if (kubeConfig is null)
-        {
-            foreach (var path in KubernetesClientConfiguration.DefaultKubeConfigPaths(environment))
-            {
-                if (File.Exists(path))
-                {
-                    kubeConfig = path;
-                    break;
-                }
-            }
-        }
-
+        bool inCluster = KubernetesCredentials.IsInCluster(environment, _options.ServiceAccountPath);
+        IReadOnlyList<string> kubeConfigs = _options.KubeConfigPath is { } explicitPath
+            ? [explicitPath]
+            : [.. KubernetesCredentials.DefaultKubeConfigPaths(environment).Where(File.Exists)];
         bool useInCluster = _options.Credentials == KubernetesCredentialSource.InCluster
             || (_options.Credentials == KubernetesCredentialSource.Auto && inCluster);
-        bool useKubeConfig = !useInCluster && _options.Credentials != KubernetesCredentialSource.InCluster && kubeConfig is not null && File.Exists(kubeConfig);
+        bool useKubeConfig = !useInCluster && _options.Credentials != KubernetesCredentialSource.InCluster
+            && kubeConfigs.Count > 0 && kubeConfigs.All(File.Exists);
         if (!useInCluster && !useKubeConfig)
         {
             string reason = _options.Credentials == KubernetesCredentialSource.KubeConfig
-                ? $"the kubeconfig file '{kubeConfig ?? "~/.kube/config"}' does not exist."
+                ? $"the kubeconfig file '{_options.KubeConfigPath ?? "~/.kube/config"}' does not exist."
                 : $"not running in a pod (KUBERNETES_SERVICE_HOST unset or no token in '{_options.ServiceAccountPath}') and no kubeconfig file found.";
             KubernetesLog.NoCredentials(_logger, reason);
             return new Connection(null, fallbackNamespace, reason);
@@ -173,15 +163,25 @@ public sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposable
         try
         {
             var configuration = useInCluster
-                ? KubernetesClientConfiguration.InClusterConfig(environment, _options.ServiceAccountPath)
-                : KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeConfig!, _options.KubeConfigContext);
-            string ns = _options.Namespace ?? configuration.Namespace ?? "default";
-            KubernetesLog.Connected(_logger, configuration.Host, configuration.Source, ns);
-            return new Connection(new KubernetesApiClient(configuration), ns, null);
+                ? KubernetesCredentials.InCluster(environment, _options.ServiceAccountPath)
+                : KubernetesCredentials.FromKubeConfig(kubeConfigs, _options.KubeConfigContext);
+            configuration.FirstMessageHandlerSetup = static handler =>
+            {
+                handler.ConnectTimeout = TimeSpan.FromSeconds(10);
+                handler.PooledConnectionLifetime = TimeSpan.FromMinutes(10);
+            };
+            string source = useInCluster
+                ? $"in-cluster service account ({_options.ServiceAccountPath})"
+                : $"kubeconfig '{string.Join(Path.PathSeparator, kubeConfigs)}' context '{_options.KubeConfigContext ?? configuration.CurrentContext}'";
+            string ns = _options.Namespace ?? (string.IsNullOrWhiteSpace(configuration.Namespace) ? null : configuration.Namespace.Trim()) ?? "default";
+            var api = new KubernetesApi(configuration, source);
+            KubernetesLog.Connected(_logger, api.Host, source, ns);
+            return new Connection(api, ns, null);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException
-            or System.Security.Cryptography.CryptographicException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // A kubeconfig that cannot be used (a missing file, bad key material, a failing exec plugin, an
+            // auth-provider KubernetesClient does not run): claim nothing, say why.
             KubernetesLog.UnusableCredentials(_logger, ex.Message);
             return new Connection(null, fallbackNamespace, ex.Message);
         }
@@ -214,7 +214,7 @@ public sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposable
         }
     }
 
-    private sealed record Connection(KubernetesApiClient? Api, string Namespace, string? Reason);
+    private sealed record Connection(KubernetesApi? Api, string Namespace, string? Reason);
 
     private sealed class Unsubscriber(KubernetesEndpointResolver? owner, EndpointSliceWatch? watch, EndpointSliceWatch.Subscription? subscription) : IDisposable
     {

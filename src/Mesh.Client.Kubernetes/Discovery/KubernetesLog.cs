@@ -43,4 +43,20 @@ internal static partial class KubernetesLog
     [LoggerMessage(EventId = 208, Level = LogLevel.Error,
         Message = "An observer of service '{Service}' failed on an update.")]
     public static partial void ObserverFailed(ILogger logger, string service, Exception exception);
+
+    [LoggerMessage(EventId = 209, Level = LogLevel.Warning,
+        Message = "The ServiceAccount may not read Kubernetes service '{Service}' in namespace '{Namespace}' (403 Forbidden on 'get services'); taking its ports from the EndpointSlices.")]
+    public static partial void ServiceForbidden(ILogger logger, string service, string @namespace);
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Debug,
+        Message = "Reading service '{Service}' in namespace '{Namespace}' again after its ports changed failed; keeping the ports known so far. {Error}")]
+    public static partial void ServiceRefreshFailed(ILogger logger, string service, string @namespace, string error);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Debug,
+        Message = "The watch of service '{Service}' in namespace '{Namespace}' sent nothing for {Seconds} s, not even a bookmark; abandoning it and watching again.")]
+    public static partial void WatchIdle(ILogger logger, string service, string @namespace, double seconds);
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Debug,
+        Message = "The watch of service '{Service}' in namespace '{Namespace}' was cut; resuming from resourceVersion {ResourceVersion}. {Error}")]
+    public static partial void WatchCut(ILogger logger, string service, string @namespace, string resourceVersion, string error);
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Mesh.Client.Kubernetes.Api;
+using k8s.Models;
 
 namespace Mesh.Client.Kubernetes.Discovery;
 
@@ -70,7 +70,7 @@ internal readonly record struct PortSelection(PortSelection.MatchKind Kind, stri
     }
 
     /// <summary>The slice port this selection means, or null when the slice does not carry it (or it is not TCP).</summary>
-    public V1EndpointPort? Match(IList<V1EndpointPort>? ports)
+    public Discoveryv1EndpointPort? Match(IList<Discoveryv1EndpointPort>? ports)
     {
         if (ports is null)
         {
@@ -103,7 +103,7 @@ internal readonly record struct PortSelection(PortSelection.MatchKind Kind, stri
     /// The scheme to call a port with, given the schemes the client accepts in order of preference: with both,
     /// https when the port says so (appProtocol or name <c>https</c>, or 443); otherwise the client's first choice.
     /// </summary>
-    public static string SchemeFor(V1EndpointPort port, IReadOnlyList<string> schemes)
+    public static string SchemeFor(Discoveryv1EndpointPort port, IReadOnlyList<string> schemes)
     {
         bool acceptsHttp = false;
         bool acceptsHttps = false;

@@ -1,4 +1,4 @@
-using Mesh.Client.Kubernetes.Api;
+using k8s.Models;
 using Mesh.Client.Kubernetes.Discovery;
 
 namespace Mesh.Client.Kubernetes.Tests.Discovery;
@@ -13,7 +13,7 @@ public sealed class EndpointSliceProjectionTests
         Metadata = new V1ObjectMeta { Name = "s", ResourceVersion = "1" },
         AddressType = addressType,
         Endpoints = endpoints,
-        Ports = [new V1EndpointPort { Name = "http", Port = 8080, Protocol = "TCP" }],
+        Ports = [new Discoveryv1EndpointPort { Name = "http", Port = 8080, Protocol = "TCP" }],
     };
 
     private static V1Endpoint Endpoint(string ip, bool? ready = true, bool? serving = null, bool? terminating = null, params string[] hints) => new()
@@ -93,7 +93,7 @@ public sealed class EndpointSliceProjectionTests
     [InlineData("http", null, "https", "https", true)]
     public void The_scheme_follows_the_port_when_the_client_accepts_both(string? name, string? appProtocol, string first, string expected, bool onlyFirst = false)
     {
-        var port = new V1EndpointPort { Name = name, AppProtocol = appProtocol, Port = 8443 };
+        var port = new Discoveryv1EndpointPort { Name = name, AppProtocol = appProtocol, Port = 8443 };
         string[] schemes = onlyFirst ? [first] : [first, first == "http" ? "https" : "http"];
         Assert.Equal(expected, PortSelection.SchemeFor(port, schemes));
     }

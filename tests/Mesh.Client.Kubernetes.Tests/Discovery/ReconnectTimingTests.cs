@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Tests.Infrastructure;
 using Mesh.Client.Tests.Infrastructure;
@@ -18,32 +17,6 @@ public sealed class ReconnectTimingTests : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
-    /// <summary>A manual clock that reports the timers created on it, so a test advances time only once the resolver waits.</summary>
-    private sealed class ObservedClock(ManualTimeProvider inner) : TimeProvider
-    {
-        public ConcurrentQueue<TimeSpan> Delays { get; } = new();
-
-        public AsyncSignal TimerCreated { get; } = new();
-
-        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
-
-        public override long GetTimestamp() => inner.GetTimestamp();
-
-        public override long TimestampFrequency => inner.TimestampFrequency;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = inner.CreateTimer(callback, state, dueTime, period);
-            if (dueTime <= TimeSpan.FromSeconds(8))
-            {
-                Delays.Enqueue(dueTime); // reconnect delays; request and watch timeouts are far longer
-            }
-
-            TimerCreated.Pulse();
-            return timer;
-        }
-    }
 
     [Fact]
     public async Task Failures_back_off_with_growing_jittered_delays_and_only_when_the_clock_says_so()

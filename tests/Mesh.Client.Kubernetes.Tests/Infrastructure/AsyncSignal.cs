@@ -10,7 +10,7 @@ public sealed class AsyncSignal
     public void Pulse() => Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>Waits until <paramref name="condition"/> holds, re-checking on every pulse; fails after a generous timeout.</summary>
-    public async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    public async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? onTimeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? WatchRecorder.DefaultTimeout);
         while (true)
@@ -24,7 +24,7 @@ public sealed class AsyncSignal
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
             {
-                throw new TimeoutException($"Timed out waiting for {what}.");
+                throw new TimeoutException($"Timed out waiting for {what}.{(onTimeout is null ? string.Empty : " " + onTimeout())}");
             }
 
             try

@@ -18,6 +18,9 @@ namespace Mesh.Client.Kubernetes.Tests.Infrastructure;
 public sealed record FakeEndpoint(string Ip, bool? Ready = true, bool? Serving = null, bool? Terminating = null,
     string? Zone = null, string? Node = null, string[]? HintZones = null, string? Pod = null);
 
+/// <summary>The query of one LIST of EndpointSlices.</summary>
+public sealed record ListRequest(string? ResourceVersion, string? ResourceVersionMatch, int? Limit, string? Continue);
+
 /// <summary>How a watch from a resourceVersion the server no longer has is refused.</summary>
 public enum GoneMode
 {
@@ -69,6 +72,12 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
 
     /// <summary>Answers every request with 503, as an API server that is up but not serving.</summary>
     public bool Unavailable { get; set; }
+
+    /// <summary>Answers GET of a Service with 403, as for a Role without <c>get</c> on <c>services</c>.</summary>
+    public bool ForbidServices { get; set; }
+
+    /// <summary>The query of every LIST (not WATCH) of EndpointSlices, in order.</summary>
+    public ConcurrentQueue<ListRequest> ListRequests { get; } = new();
 
     /// <summary>Pulsed on every request and whenever a watch opens or closes.</summary>
     public AsyncSignal Changed { get; } = new();
@@ -191,8 +200,8 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Creates or replaces a slice (an ADDED or MODIFIED event for watchers).</summary>
-    public void SetSlice(string ns, string service, string sliceName, IEnumerable<FakeEndpoint> endpoints,
+    /// <summary>Creates or replaces a slice (an ADDED or MODIFIED event for watchers); returns its resourceVersion.</summary>
+    public long SetSlice(string ns, string service, string sliceName, IEnumerable<FakeEndpoint> endpoints,
         IEnumerable<(string? Name, int Port)>? ports = null, string addressType = "IPv4")
     {
         var endpointArray = new JsonArray();
@@ -276,6 +285,7 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
             };
             _slices[(ns, sliceName)] = slice;
             Emit(rv, exists ? "MODIFIED" : "ADDED", slice);
+            return rv;
         }
     }
 
@@ -460,6 +470,12 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
         if (segments is ["api", "v1", "namespaces", var ns, "services", var name])
         {
             Interlocked.Increment(ref _serviceReads);
+            if (ForbidServices)
+            {
+                await WriteStatusAsync(context, 403, "Forbidden", $"services \"{name}\" is forbidden: User \"system:serviceaccount:default:app\" cannot get resource \"services\" in API group \"\" in the namespace \"{ns}\"");
+                return;
+            }
+
             JsonObject? service;
             lock (_lock)
             {
@@ -506,23 +522,39 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
     private async Task ListAsync(HttpContext context, string ns, string service)
     {
         Interlocked.Increment(ref _lists);
+        var query = context.Request.Query;
+        var request = new ListRequest(NullIfEmpty(query["resourceVersion"]), NullIfEmpty(query["resourceVersionMatch"]),
+            int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var limit) ? limit : null, NullIfEmpty(query["continue"]));
+        ListRequests.Enqueue(request);
+        if (request.Continue is not null && request.ResourceVersion is not null)
+        {
+            await WriteStatusAsync(context, 400, "BadRequest", "specifying resource version is not allowed when using continue");
+            return;
+        }
+
+        int offset = request.Continue is { } token ? int.Parse(token, CultureInfo.InvariantCulture) : 0;
         string body;
         lock (_lock)
         {
+            var matching = _slices.Where(s => s.Key.Ns == ns && ServiceOf(s.Value) == service).OrderBy(s => s.Key.Name, StringComparer.Ordinal).ToList();
+            int count = request.Limit is > 0 ? Math.Min(request.Limit.Value, matching.Count - offset) : matching.Count - offset;
             var items = new JsonArray();
-            foreach (var ((sliceNs, _), slice) in _slices.OrderBy(s => s.Key.Name, StringComparer.Ordinal))
+            foreach (var (_, slice) in matching.Skip(offset).Take(count))
             {
-                if (sliceNs == ns && ServiceOf(slice) == service)
-                {
-                    items.Add(slice.DeepClone());
-                }
+                items.Add(slice.DeepClone());
+            }
+
+            var metadata = new JsonObject { ["resourceVersion"] = _resourceVersion.ToString(CultureInfo.InvariantCulture) };
+            if (offset + count < matching.Count)
+            {
+                metadata["continue"] = (offset + count).ToString(CultureInfo.InvariantCulture);
             }
 
             body = new JsonObject
             {
                 ["kind"] = "EndpointSliceList",
                 ["apiVersion"] = "discovery.k8s.io/v1",
-                ["metadata"] = new JsonObject { ["resourceVersion"] = _resourceVersion.ToString(CultureInfo.InvariantCulture) },
+                ["metadata"] = metadata,
                 ["items"] = items,
             }.ToJsonString();
         }
@@ -588,6 +620,8 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
             Changed.Pulse();
         }
     }
+
+    private static string? NullIfEmpty(Microsoft.Extensions.Primitives.StringValues value) => value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
 
     public async ValueTask DisposeAsync()
     {

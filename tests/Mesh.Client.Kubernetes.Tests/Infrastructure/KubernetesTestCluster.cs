@@ -8,7 +8,7 @@ namespace Mesh.Client.Kubernetes.Tests.Infrastructure;
 /// The stand-in API server plus what kubelet mounts into a pod: a service-account directory (token, ca.crt,
 /// namespace) and the KUBERNETES_SERVICE_HOST/PORT environment, handed to the resolver through its options.
 /// </summary>
-public sealed class KubernetesTestCluster : IAsyncDisposable
+internal sealed class KubernetesTestCluster : IAsyncDisposable
 {
     private KubernetesTestCluster(FakeKubernetesApiServer api, string serviceAccountPath)
     {

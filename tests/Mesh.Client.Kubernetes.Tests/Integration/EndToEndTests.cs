@@ -102,14 +102,55 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_misspelled_service_fails_its_first_request_with_the_not_found_message()
+    public async Task A_misspelled_service_fails_at_once_with_no_endpoints_and_then_names_the_missing_service()
     {
         Scale(1);
-        using var provider = Build(baseAddress: "http://catalgo");
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mesh:Services:catalgo:ResolutionTimeout"] = "00:01:00",
+        }).Build();
+        using var provider = MeshTestHost.Build(m => m.AddKubernetes(_cluster.Configure), configuration, baseAddress: "http://catalgo");
         var client = provider.Client();
-        var ex = await Assert.ThrowsAsync<ResolutionTimeoutException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
-        Assert.Contains("Kubernetes service 'catalgo' was not found in namespace 'default'", ex.Message, StringComparison.Ordinal);
-        Assert.Equal("kubernetes", ex.Resolver);
+
+        // The API says 404 within milliseconds: the waiting request fails then, not after the one-minute resolution timeout.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var first = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed}");
+        Assert.Equal("kubernetes", first.Resolver);
+
+        // The reason reaches the service's last error right after the empty list: later requests carry it.
+        var diagnostics = provider.GetRequiredService<Mesh.Client.Diagnostics.IMeshDiagnostics>();
+        Assert.True(SpinWait.SpinUntil(() => diagnostics.GetSnapshot().Services.Any(s => s.LastError?.Contains("was not found", StringComparison.Ordinal) == true),
+            WatchRecorder.DefaultTimeout), "the not-found error never reached the service's diagnostics");
+        var later = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
+        Assert.Contains("Kubernetes service 'catalgo' was not found in namespace 'default'", later.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_renamed_service_port_reaches_picks_without_a_relist_or_a_failed_request()
+    {
+        // One port, named http, used by default; the Service renames it to web (and the pods move to another port).
+        _cluster.Api.SetSlice("default", "catalog", "catalog-0", [new FakeEndpoint("127.0.0.1")], [("http", _backends[0].Port)]);
+        using var provider = Build();
+        var client = provider.Client();
+        Assert.Equal("pod-0", await GetAsync(client));
+        await _cluster.Api.Changed.WaitUntilAsync(() => _cluster.Api.OpenWatches == 1, "the watch");
+        int reads = _cluster.Api.ServiceReads;
+
+        _cluster.Api.AddService("default", "catalog", [("web", 80)]);
+        _cluster.Api.SetSlice("default", "catalog", "catalog-0", [new FakeEndpoint("127.0.0.1")], [("web", _backends[1].Port)]);
+
+        // Every request succeeds (none meets an empty set), and traffic moves to the renamed port.
+        var deadline = DateTime.UtcNow + WatchRecorder.DefaultTimeout;
+        string served = "pod-0";
+        while (served != "pod-1" && DateTime.UtcNow < deadline)
+        {
+            served = await GetAsync(client);
+        }
+
+        Assert.Equal("pod-1", served);
+        Assert.Equal(reads + 1, _cluster.Api.ServiceReads);
+        Assert.Equal(1, _cluster.Api.Lists);
     }
 
     [Fact]
