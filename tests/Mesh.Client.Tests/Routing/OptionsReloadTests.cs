@@ -169,6 +169,29 @@ public sealed class OptionsReloadTests
     }
 
     [Fact]
+    public async Task Turning_PassiveHealth_off_makes_an_endpoint_it_had_ejected_routable_again()
+    {
+        using var mesh = new Reloadable(Config(("Retry:Enabled", "false"),
+            ("PassiveHealth:ConsecutiveFailures", "1"), ("PassiveHealth:MaxEjectionPercent", "50")), endpoints: 2);
+        var host = mesh.Host;
+        host.Handler.Then("127.0.0.1:9001", Reply.Status(503));
+        host.Handler.Then("127.0.0.1:9002", Reply.Status(503));
+        using (var failed = await RequestPathHost.Within(host.Get()))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        }
+
+        var endpoint = host.Endpoint(host.Handler.Attempts[0].Authority);
+        Assert.Equal(EjectionPhase.Ejected, endpoint.Health.Phase);
+
+        Assert.Null(mesh.Reload(("PassiveHealth:Enabled", "false")));
+
+        Assert.Equal(EjectionPhase.None, endpoint.Health.Phase);
+        Assert.True(endpoint.Health.IsAvailable);
+        Assert.Contains(endpoint, host.State.Endpoints.Routable.ToArray());
+    }
+
+    [Fact]
     public async Task Changing_Timeouts_Attempt_applies_to_new_requests_while_a_request_in_flight_keeps_its_own()
     {
         using var mesh = new Reloadable(Config(("Retry:Enabled", "false"), ("Timeouts:Attempt", "00:00:01")), endpoints: 1);
