@@ -196,6 +196,42 @@ internal sealed class OutlierDetector : IDisposable
         return new HealthTransition(_serviceName, HealthTransitionKind.Ejected, endpoint, reason, duration, times);
     }
 
+    /// <summary>
+    /// Takes over the ejections a previous detector of the service started (its options reloaded and it was disposed with
+    /// their timers): each ends when it was due to, and the endpoint then probes as usual.
+    /// </summary>
+    public void Adopt(ReadOnlySpan<MeshEndpoint> endpoints)
+    {
+        long nowTicks = NowTicks();
+        foreach (var endpoint in endpoints)
+        {
+            var health = endpoint.Health;
+            if (health.Phase != EjectionPhase.Ejected)
+            {
+                continue;
+            }
+
+            // At least one tick ahead, so the timer never fires inside the caller's lock.
+            var remaining = TimeSpan.FromTicks(Math.Max(1, health.EjectedUntilTicks - nowTicks));
+            lock (_lock)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                var timer = _timeProvider.CreateTimer(static s => ((EjectionTimer)s!).Fire(), new EjectionTimer(this, endpoint),
+                    remaining, Timeout.InfiniteTimeSpan);
+                if (_timers.TryRemove(health, out var previous))
+                {
+                    previous.Dispose();
+                }
+
+                _timers[health] = timer;
+            }
+        }
+    }
+
     private int DecayedTimesEjected(EndpointHealth health, long nowTicks)
     {
         int times = health.TimesEjected;

@@ -59,7 +59,7 @@ internal static class AttemptClassification
     /// <summary>The exception a caller sees for an attempt that outlived <c>Timeouts:Attempt</c>, as HttpClient reports timeouts.</summary>
     public static TaskCanceledException AttemptTimeout(string serviceName, MeshEndpoint endpoint, TimeSpan timeout, Exception inner) =>
         new($"The attempt to {endpoint} for service '{serviceName}' timed out after {timeout.TotalSeconds:0.###} s (Timeouts:Attempt).",
-            new TimeoutException(inner.Message, inner));
+            new TimeoutException($"Timeouts:Attempt of {timeout.TotalSeconds:0.###} s elapsed.", inner));
 
     /// <summary>The exception a caller sees for a request that outlived <c>Timeouts:Total</c>.</summary>
     public static TaskCanceledException TotalTimeout(string serviceName, TimeSpan timeout, Exception? inner = null) =>

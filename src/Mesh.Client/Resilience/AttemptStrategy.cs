@@ -9,7 +9,7 @@ namespace Mesh.Client.Resilience;
 /// added, the send) runs, then classifies the result and reports it. It sits inside retry and hedging, so each retry and
 /// each hedge is one attempt to one endpoint.
 /// </summary>
-internal sealed class AttemptStrategy(IAttemptHost host, TimeProvider timeProvider, TimeSpan attemptTimeout) : ResilienceStrategy<HttpResponseMessage>
+internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet statuses, TimeProvider timeProvider, TimeSpan attemptTimeout) : ResilienceStrategy<HttpResponseMessage>
 {
     protected override async ValueTask<Outcome<HttpResponseMessage>> ExecuteCore<TState>(
         Func<ResilienceContext, TState, ValueTask<Outcome<HttpResponseMessage>>> callback, ResilienceContext context, TState state)
@@ -49,7 +49,7 @@ internal sealed class AttemptStrategy(IAttemptHost host, TimeProvider timeProvid
         AttemptOutcome classified;
         if (outcome.Result is { } response)
         {
-            classified = host.FailureStatuses.Classify(response);
+            classified = statuses.Classify(response);
         }
         else
         {

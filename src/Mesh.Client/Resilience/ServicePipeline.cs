@@ -36,6 +36,8 @@ internal sealed class ServicePipeline
     {
         _host = host;
         _options = options;
+        // This pipeline's own status rules: a request keeps the rules it started with when the options reload.
+        FailureStatuses = new FailureStatusSet(options.PassiveHealth.FailureStatusCodes, options.PassiveHealth.AllServerErrorsAreFailures);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage>
         {
             Name = $"Mesh.Client/{host.ServiceName}",
@@ -59,15 +61,15 @@ internal sealed class ServicePipeline
         builder.AddStrategy(_ => new RequestScopeStrategy(), new MeshStrategyOptions("RequestScope"));
         if (options.Retry is { Enabled: true, MaxAttempts: > 1 })
         {
-            builder.AddRetry(Retries(options.Retry, host, timeProvider));
+            builder.AddRetry(Retries(options.Retry, host, FailureStatuses, timeProvider));
         }
 
         if (options.Hedging.Enabled && options.Hedging.MaxAttempts > 1)
         {
-            builder.AddHedging(Hedges(options.Hedging, host));
+            builder.AddHedging(Hedges(options.Hedging, host, FailureStatuses));
         }
 
-        builder.AddStrategy(_ => new AttemptStrategy(host, timeProvider, timeouts.Attempt), new MeshStrategyOptions("Attempt"));
+        builder.AddStrategy(_ => new AttemptStrategy(host, FailureStatuses, timeProvider, timeouts.Attempt), new MeshStrategyOptions("Attempt"));
         if (timeouts.Attempt != Timeout.InfiniteTimeSpan)
         {
             builder.AddTimeout(new TimeoutStrategyOptions { Name = "Attempt", Timeout = timeouts.Attempt });
@@ -86,6 +88,9 @@ internal sealed class ServicePipeline
     /// (as cheaply as a plain send) and the pipeline runs only when it fails.
     /// </summary>
     public bool SendsFirstAttempt { get; }
+
+    /// <summary>Which statuses count against an endpoint, as the options this pipeline was built from say.</summary>
+    public FailureStatusSet FailureStatuses { get; }
 
     /// <summary>Runs <paramref name="attempts"/> through the pipeline; returns the response or throws the last failure.</summary>
     public async Task<HttpResponseMessage> ExecuteAsync(RequestAttempts attempts)
@@ -128,14 +133,14 @@ internal sealed class ServicePipeline
         }
     }
 
-    private static RetryStrategyOptions<HttpResponseMessage> Retries(RetryOptions retry, IAttemptHost host, TimeProvider timeProvider) => new()
+    private static RetryStrategyOptions<HttpResponseMessage> Retries(RetryOptions retry, IAttemptHost host, FailureStatusSet statuses, TimeProvider timeProvider) => new()
     {
         Name = "Retry",
         MaxRetryAttempts = retry.MaxAttempts - 1,
         Delay = TimeSpan.Zero,
         BackoffType = DelayBackoffType.Constant,
         UseJitter = false,
-        ShouldHandle = args => new(ShouldRetry(args, retry, host, timeProvider)),
+        ShouldHandle = args => new(ShouldRetry(args, retry, host, statuses, timeProvider)),
         DelayGenerator = args => new(args.Context.Properties.GetValue(PipelineKeys.Attempts, null!).RetryDelay),
         OnRetry = args =>
         {
@@ -151,11 +156,12 @@ internal sealed class ServicePipeline
     /// while attempts remain, an endpoint can take it, and the budget allows. Another endpoint if one is left, at once;
     /// otherwise the same one after Retry-After (at most <see cref="RetryOptions.MaxRetryAfter"/>) or a jittered backoff.
     /// </summary>
-    private static bool ShouldRetry(RetryPredicateArguments<HttpResponseMessage> args, RetryOptions retry, IAttemptHost host, TimeProvider timeProvider)
+    private static bool ShouldRetry(RetryPredicateArguments<HttpResponseMessage> args, RetryOptions retry, IAttemptHost host, FailureStatusSet statuses,
+        TimeProvider timeProvider)
     {
         var attempts = args.Context.Properties.GetValue(PipelineKeys.Attempts, null!);
         if (args.AttemptNumber + 1 >= retry.MaxAttempts || attempts.RequestToken.IsCancellationRequested
-            || !AttemptClassification.IsRetryable(args.Outcome, host.FailureStatuses) || !attempts.Replayable
+            || !AttemptClassification.IsRetryable(args.Outcome, statuses) || !attempts.Replayable
             || !RetryPolicy.MethodAllows(attempts.Request))
         {
             return false;
@@ -192,7 +198,7 @@ internal sealed class ServicePipeline
         return true;
     }
 
-    private static HedgingStrategyOptions<HttpResponseMessage> Hedges(HedgingOptions hedging, IAttemptHost host) => new()
+    private static HedgingStrategyOptions<HttpResponseMessage> Hedges(HedgingOptions hedging, IAttemptHost host, FailureStatusSet statuses) => new()
     {
         Name = "Hedging",
         MaxHedgedAttempts = hedging.MaxAttempts - 1,
@@ -200,7 +206,7 @@ internal sealed class ServicePipeline
         DelayGenerator = hedging.DelayPercentile is { } percentile
             ? _ => new(host.Latency?.GetPercentile(percentile) ?? hedging.Delay)
             : null,
-        ShouldHandle = args => new(AttemptClassification.IsRetryable(args.Outcome, host.FailureStatuses)),
+        ShouldHandle = args => new(AttemptClassification.IsRetryable(args.Outcome, statuses)),
         ActionGenerator = args =>
         {
             var attempts = args.PrimaryContext.Properties.GetValue(PipelineKeys.Attempts, null!);

@@ -42,11 +42,8 @@ internal sealed class MeshServiceOptionsFactory
         }
 
         ApplyClientDelegates(clientName, options);
-        if (_setups.Length > 0)
-        {
-            source += $" (then AddMeshHandler of client '{clientName}')";
-        }
-
+        // Messages name the configuration key as start-up validation does (a delegate's own values are validated at
+        // start-up under "AddMeshHandler options of client ..."), so a rejected reload reads as start-up said it.
         var errors = options.Validate(source, Balancers.Names);
         if (errors.Count > 0)
         {

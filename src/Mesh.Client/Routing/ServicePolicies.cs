@@ -23,7 +23,7 @@ internal sealed class ServicePolicies : IDisposable
         Options = options;
         Balancer = balancer;
         RequestHasher = RequestHasher.For(options);
-        FailureStatuses = new FailureStatusSet(options.PassiveHealth.FailureStatusCodes, options.PassiveHealth.AllServerErrorsAreFailures);
+        FailureStatuses = pipeline.FailureStatuses; // the same rules the pipeline applies
         Detector = detector;
         Prober = prober;
         SlowStart = slowStart;

@@ -335,7 +335,23 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
                 endpoint.Load.Configure(ewma.SeedRtt, ewma.Decay, ewma.FailurePenaltyFactor);
             }
 
-            panic = Publish(_endpoints); // panic threshold or balancer may have changed
+            if (!ReferenceEquals(next.Detector, previous.Detector))
+            {
+                // The previous detector's ejection timers are disposed with it: hand its ejections on, or end them when
+                // passive health is now off, so no endpoint stays ejected for good.
+                next.Detector?.Adopt(_endpoints.Endpoints);
+                if (next.Detector is null)
+                {
+                    long nowTicks = MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp());
+                    foreach (var endpoint in _endpoints.Endpoints)
+                    {
+                        endpoint.Health.TryStartProbing();
+                        endpoint.Health.TryReadmit(nowTicks);
+                    }
+                }
+            }
+
+            panic = Publish(_endpoints); // panic threshold, balancer or passive health may have changed
             previous.DisposeExcept(next);
             if (!ReferenceEquals(next.Prober, previous.Prober))
             {
