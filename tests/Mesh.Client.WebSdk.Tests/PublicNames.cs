@@ -49,6 +49,7 @@ internal static class PublicNames
         typeof(UnknownServiceException),
         typeof(NoEndpointsException),
         typeof(ResolutionTimeoutException),
+        typeof(ServiceNotFoundException),
         typeof(IEndpointResolver),
         typeof(IEndpointObserver),
         typeof(EndpointQuery),

@@ -515,7 +515,8 @@ internal sealed class EndpointSliceWatch : IDisposable
             _serviceForbidden = false;
             _slices.Clear();
             _listed = true;
-            _lastError = error;
+            var notFound = new ServiceNotFoundException(Name.Name, KubernetesEndpointResolver.ResolverName, error.Message, error);
+            _lastError = notFound;
             if (_problem != "service not found")
             {
                 _problem = "service not found";
@@ -524,9 +525,7 @@ internal sealed class EndpointSliceWatch : IDisposable
 
             foreach (var subscription in _subscribers)
             {
-                // The empty list first: the mesh clears its last error on a snapshot, and the error should stay.
-                Deliver(subscription, new Projection([], null));
-                Notify(subscription, error);
+                Notify(subscription, notFound); // the mesh publishes no endpoints and fails waiting requests with it
             }
         }
     }

@@ -44,8 +44,11 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
         _connection = new Lazy<Connection>(Connect, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
+    /// <summary>The name services select this resolver by.</summary>
+    public const string ResolverName = "kubernetes";
+
     /// <inheritdoc />
-    public string Name => "kubernetes";
+    public string Name => ResolverName;
 
     /// <summary>The number of Services watched now (each shared by all clients that use it).</summary>
     internal int WatchCount

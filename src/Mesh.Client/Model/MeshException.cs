@@ -50,6 +50,27 @@ public sealed class NoEndpointsException : MeshException
     public string Resolver { get; }
 }
 
+/// <summary>
+/// The resolver that owns the name asked its source, and the source says the service does not exist (a Kubernetes
+/// Service that is not there). Requests fail at once; the resolver keeps looking, so a service created later is found.
+/// </summary>
+public sealed class ServiceNotFoundException : MeshException
+{
+    /// <summary>Creates the exception. Resolvers report it with <see cref="Discovery.IEndpointObserver.OnError(Exception)"/>.</summary>
+    /// <param name="serviceName">The logical service name.</param>
+    /// <param name="resolver">The resolver that owns the name.</param>
+    /// <param name="message">What the source said, naming where it looked (for example the namespace).</param>
+    /// <param name="innerException">The source's own error, if any.</param>
+    public ServiceNotFoundException(string serviceName, string resolver, string message, Exception? innerException = null)
+        : base(serviceName, message, innerException)
+    {
+        Resolver = resolver;
+    }
+
+    /// <summary>The resolver that owns the service.</summary>
+    public string Resolver { get; }
+}
+
 /// <summary>The service's first resolution did not complete within its timeout; the message carries the resolver's last error, if any.</summary>
 public sealed class ResolutionTimeoutException : MeshException
 {

@@ -215,7 +215,12 @@ internal sealed class MeshHandler : DelegatingHandler
     {
         if (state.Endpoints.Count == 0)
         {
-            // The resolver says the service has no endpoints: nothing to wait for, so fail at once.
+            // The resolver says the service has no endpoints, or does not exist: nothing to wait for, so fail at once.
+            if (state.LastError is ServiceNotFoundException notFound)
+            {
+                throw new ServiceNotFoundException(state.ServiceName, state.ResolverName, notFound.Message, notFound);
+            }
+
             throw new NoEndpointsException(state.ServiceName, state.ResolverName, DescribeEmpty(state));
         }
 

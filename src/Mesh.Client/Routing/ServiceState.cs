@@ -146,6 +146,12 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     public void OnEndpoints(IReadOnlyList<EndpointAddress> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        Apply(endpoints, error: null);
+    }
+
+    /// <summary>Publishes <paramref name="endpoints"/>; <paramref name="error"/>, if any, stays as the last error (a service not found).</summary>
+    private void Apply(IReadOnlyList<EndpointAddress> endpoints, Exception? error)
+    {
         using var activity = MeshTracing.StartResolverUpdate(ServiceName, ResolverName);
         HealthTransition? panic = null;
         EndpointSet? published = null;
@@ -161,7 +167,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             long now = MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp());
             var next = EndpointRecords.Merge(_endpoints, endpoints, created => created.Health.BeginSlowStart(now, slowStart), out bool changed);
 
-            if (Interlocked.Exchange(ref _lastError, null) is not null)
+            if (Interlocked.Exchange(ref _lastError, error) is not null && error is null)
             {
                 Telemetry.OnResolverRecovered(ResolverName);
             }
@@ -197,6 +203,14 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     public void OnError(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        if (exception is ServiceNotFoundException)
+        {
+            // Not a failed refresh but an answer: the service has no endpoints, and waiting requests fail at once.
+            Telemetry.OnResolverError(ResolverName, exception, isNewError: LastError?.Message != exception.Message);
+            Apply([], exception);
+            return;
+        }
+
         var error = exception;
         var previous = Interlocked.Exchange(ref _lastError, error);
         bool isNew = previous is null || previous.GetType() != error.GetType() || previous.Message != error.Message;

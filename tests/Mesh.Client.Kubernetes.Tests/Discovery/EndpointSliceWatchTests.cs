@@ -323,15 +323,16 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_misspelled_service_publishes_an_empty_list_reports_not_found_and_a_service_created_later_is_picked_up()
+    public async Task A_misspelled_service_reports_ServiceNotFoundException_and_a_service_created_later_is_picked_up()
     {
         var (resolver, observer, watch) = Start("catalgo");
         using var _ = resolver;
         using var __ = watch;
 
         var error = await observer.WaitForErrorAsync(e => e.Message.Contains("not found", StringComparison.Ordinal), "not found");
-        Assert.Equal("Kubernetes service 'catalgo' was not found in namespace 'default'; check the name (or deploy the Service).", error.Message);
-        Assert.Empty(observer.Latest!); // "no endpoints": waiting requests fail at once rather than at the resolution timeout
+        var notFound = Assert.IsType<ServiceNotFoundException>(error); // the mesh fails waiting requests with it at once
+        Assert.Equal("Kubernetes service 'catalgo' was not found in namespace 'default'; check the name (or deploy the Service).", notFound.Message);
+        Assert.Equal("catalgo", notFound.ServiceName);
 
         Api.AddService("default", "catalgo");
         Api.SetSlice("default", "catalgo", "catalgo-abc", Ready("10.0.0.5"));

@@ -102,7 +102,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_misspelled_service_fails_at_once_with_no_endpoints_and_then_names_the_missing_service()
+    public async Task A_misspelled_service_fails_at_once_with_ServiceNotFoundException_naming_the_missing_service()
     {
         Scale(1);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -114,16 +114,49 @@ public sealed class EndToEndTests : IAsyncLifetime
 
         // The API says 404 within milliseconds: the waiting request fails then, not after the one-minute resolution timeout.
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var first = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
+        var first = await Assert.ThrowsAsync<ServiceNotFoundException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed}");
         Assert.Equal("kubernetes", first.Resolver);
+        Assert.Equal("catalgo", first.ServiceName);
+        Assert.Contains("Kubernetes service 'catalgo' was not found in namespace 'default'", first.Message, StringComparison.Ordinal);
 
-        // The reason reaches the service's last error right after the empty list: later requests carry it.
-        var diagnostics = provider.GetRequiredService<Mesh.Client.Diagnostics.IMeshDiagnostics>();
-        Assert.True(SpinWait.SpinUntil(() => diagnostics.GetSnapshot().Services.Any(s => s.LastError?.Contains("was not found", StringComparison.Ordinal) == true),
-            WatchRecorder.DefaultTimeout), "the not-found error never reached the service's diagnostics");
-        var later = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
+        var later = await Assert.ThrowsAsync<ServiceNotFoundException>(() => client.GetAsync(new Uri("/items", UriKind.Relative)));
         Assert.Contains("Kubernetes service 'catalgo' was not found in namespace 'default'", later.Message, StringComparison.Ordinal);
+        var diagnostics = provider.GetRequiredService<Mesh.Client.Diagnostics.IMeshDiagnostics>();
+        Assert.Contains(diagnostics.GetSnapshot().Services, s => s.LastError?.Contains("was not found", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Two_clients_of_one_kubernetes_service_share_the_watch_but_keep_their_own_endpoint_state()
+    {
+        Scale(2);
+        var services = new ServiceCollection();
+        services.AddMeshClient().AddKubernetes(_cluster.Configure);
+        foreach (var name in new[] { "a", "b" })
+        {
+            services.AddHttpClient(name, c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o => o.Balancer = BalancerNames.RoundRobin);
+        }
+
+        await using var provider = services.BuildServiceProvider();
+        var factory = provider.GetRequiredService<IHttpClientFactory>();
+        for (int i = 0; i < 4; i++)
+        {
+            await GetAsync(factory.CreateClient("a"));
+        }
+
+        for (int i = 0; i < 2; i++)
+        {
+            await GetAsync(factory.CreateClient("b"));
+        }
+
+        await _cluster.Api.Changed.WaitUntilAsync(() => _cluster.Api.OpenWatches >= 1, "the watch");
+        Assert.Equal(1, _cluster.Api.OpenWatches); // one watch feeds both clients
+        var snapshot = provider.GetRequiredService<Mesh.Client.Diagnostics.IMeshDiagnostics>().GetSnapshot();
+        var a = snapshot.Services.Single(s => s.ClientName == "a" && s.ServiceName == "catalog");
+        var b = snapshot.Services.Single(s => s.ClientName == "b" && s.ServiceName == "catalog");
+        Assert.Equal(a.Endpoints.Select(e => e.Key).Order(), b.Endpoints.Select(e => e.Key).Order());
+        Assert.All(a.Endpoints, e => Assert.Equal(2, e.Requests)); // each client counts only its own attempts
+        Assert.All(b.Endpoints, e => Assert.Equal(1, e.Requests));
     }
 
     [Fact]
