@@ -506,6 +506,53 @@ public sealed class DnsResolverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_silent_server_and_an_idle_timeout_shorter_than_the_resolution_timeout_fail_the_first_request_with_ResolutionTimeoutException()
+    {
+        await using var server = new ScriptedDnsServer(q => []); // never answers
+        using var provider = MeshTestHost.Build(m =>
+        {
+            m.Services.Configure<Mesh.Client.Options.MeshClientOptions>(o => o.ServiceIdleTimeout = TimeSpan.FromSeconds(1));
+            m.AddDns(o =>
+            {
+                o.Servers.Add(server.Server);
+                o.QueryRetries = 0;
+                o.QueryTimeout = TimeSpan.FromMilliseconds(200); // on DnsClient's real clock
+                o.Services["catalog"] = new DnsServiceOptions { Port = 8080, AddressFamily = DnsAddressFamily.IPv4 };
+            });
+        }, timeProvider: _time, handler: o =>
+        {
+            o.ResolutionTimeout = TimeSpan.FromSeconds(5);
+            o.Retry.Enabled = false;
+        });
+        var resolver = ResolverOf(provider);
+        var services = provider.GetRequiredService<ServiceRegistry>().GetClient(MeshTestHost.ClientName);
+        var recorder = new WaitingObserver();
+        var subscription = resolver.Watch(new EndpointQuery("catalog", ["http"]), recorder)!; // shares the service's watch
+
+        var request = provider.Client().GetAsync(new Uri("/items", UriKind.Relative));
+        var lookupError = await recorder.NextErrorAsync(); // the silent server's timeout, which the service has too
+        Assert.Contains("timed out", lookupError.Message, StringComparison.Ordinal);
+
+        // Past the idle timeout (a sweep runs): the service a request waits on is not idle, and the wait goes on.
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Single(services.All);
+        Assert.False(request.IsCompleted);
+
+        _time.Advance(TimeSpan.FromSeconds(3.5)); // the resolution timeout
+        var error = await Assert.ThrowsAsync<ResolutionTimeoutException>(() => request);
+        Assert.IsAssignableFrom<HttpRequestException>(error);
+        Assert.Equal("catalog", error.ServiceName);
+        Assert.Contains("Service 'catalog' was not resolved by resolver 'dns' within 5 s; last error: DNS lookup of A 'catalog' port 8080", error.Message, StringComparison.Ordinal);
+        Assert.Contains("timed out", error.Message, StringComparison.Ordinal);
+
+        // Once no request can be waiting any more, the unused service is forgotten as usual.
+        subscription.Dispose();
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Empty(services.All);
+        Assert.Equal(0, resolver.ActiveWatches);
+    }
+
+    [Fact]
     public async Task An_idle_service_is_forgotten_its_watch_stops_and_the_next_request_recreates_it()
     {
         var backend = await Keep(TestBackend.StartAsync("b"));
