@@ -367,10 +367,7 @@ internal sealed partial class DnsEndpointLookup
 
     private static partial class Log
     {
-        /// <summary>Next to <see cref="MeshEventIds.DnsObserverFailed"/>; belongs in <see cref="MeshEventIds"/> as <c>DnsRecordSkipped</c>.</summary>
-        private const int DnsRecordSkipped = MeshEventIds.DnsObserverFailed + 1;
-
-        [LoggerMessage(EventId = DnsRecordSkipped, Level = LogLevel.Warning,
+        [LoggerMessage(EventId = MeshEventIds.DnsRecordSkipped, Level = LogLevel.Warning,
             Message = "DNS: service '{Service}' SRV '{SrvName}' has a record that cannot be used ({Record}): {Reason}. It is skipped and the other records are used; this is logged once.")]
         public static partial void RecordSkipped(ILogger logger, string service, string srvName, string record, string reason);
     }

@@ -367,15 +367,12 @@ public sealed class DnsResolverTests : IAsyncLifetime
         Assert.Equal(["http://10.7.0.1:8081 w2"], (await recorder.NextEndpointsAsync()).Select(e => $"{e.Key} w{e.Weight}"));
 
         Assert.Equal(0, watch.Failures);
-        var skipped = Assert.Single(logs.GetSnapshot(), r => r.Id.Id == MeshEventIdsDnsRecordSkipped);
+        var skipped = Assert.Single(logs.GetSnapshot(), r => r.Id.Id == Mesh.Client.Diagnostics.MeshEventIds.DnsRecordSkipped);
         Assert.Equal(LogLevel.Warning, skipped.Level);
         Assert.Contains("_http._tcp.catalog.mesh.test", skipped.Message, StringComparison.Ordinal);
         Assert.Contains("0 1 9000 \\001\\001", skipped.Message, StringComparison.Ordinal);
         Assert.Contains("not a host name", skipped.Message, StringComparison.Ordinal);
     }
-
-    /// <summary>The event id of "an SRV record was skipped" (next to MeshEventIds.DnsObserverFailed).</summary>
-    private const int MeshEventIdsDnsRecordSkipped = Mesh.Client.Diagnostics.MeshEventIds.DnsObserverFailed + 1;
 
     [Fact]
     public async Task Failures_retry_after_1s_doubling_to_30s_with_jitter_and_a_success_returns_to_the_refresh_interval()
