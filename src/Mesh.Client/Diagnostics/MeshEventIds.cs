@@ -26,6 +26,7 @@ internal static class MeshEventIds
     public const int DnsLookupFailed = 21;
     public const int DnsEarlyRefresh = 22;
     public const int DnsObserverFailed = 23;
+    public const int DnsRecordSkipped = 24;
 
     // Health: 100-119.
     public const int EndpointEjected = 100;

@@ -56,7 +56,7 @@ public sealed class NoEndpointsException : MeshException
 /// </summary>
 public sealed class ServiceNotFoundException : MeshException
 {
-    /// <summary>Creates the exception. Resolvers report it with <see cref="Discovery.IEndpointObserver.OnError(Exception)"/>.</summary>
+    /// <summary>Creates the exception. Resolvers report it with <c>IEndpointObserver.OnError</c>.</summary>
     /// <param name="serviceName">The logical service name.</param>
     /// <param name="resolver">The resolver that owns the name.</param>
     /// <param name="message">What the source said, naming where it looked (for example the namespace).</param>

@@ -342,7 +342,7 @@ internal sealed class ClientServices : IDisposable
         int forgotten = 0;
         foreach (var entry in _services)
         {
-            if (entry.Value.LastUsedTimestamp < usedSince && _services.TryRemove(entry))
+            if (entry.Value.LastUsedTimestamp < usedSince && !MayBeAwaited(entry.Value) && _services.TryRemove(entry))
             {
                 entry.Value.Dispose();
                 forgotten++;
@@ -351,6 +351,14 @@ internal sealed class ClientServices : IDisposable
 
         return forgotten;
     }
+
+    /// <summary>
+    /// Whether a request may still be waiting for the service's first resolution: it waits at most ResolutionTimeout
+    /// after its use (MarkUsed stamps at most every quarter second, hence the slack). Forgetting the service then would
+    /// cancel that wait: the caller would get a TaskCanceledException instead of a ResolutionTimeoutException.
+    /// </summary>
+    private bool MayBeAwaited(ServiceState state) => !state.IsResolved
+        && _registry.TimeProvider.GetElapsedTime(state.LastUsedTimestamp) <= state.Options.ResolutionTimeout + TimeSpan.FromSeconds(1);
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using DnsClient;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -86,7 +87,8 @@ internal sealed class DnsEndpointResolver : IEndpointResolver, IDisposable
             if (!_watches.TryGetValue(key, out var watch))
             {
                 var (servers, srvClient) = ClientsFor(options);
-                var lookup = new DnsEndpointLookup(query.ServiceName, scheme, service, servers, srvClient, options.QueryTimeout * (options.QueryRetries + 1), _timeProvider);
+                var lookup = new DnsEndpointLookup(query.ServiceName, scheme, service, servers, srvClient, options.QueryTimeout * (options.QueryRetries + 1),
+                    _timeProvider, _logger);
                 watch = new DnsServiceWatch(query.ServiceName, lookup, service.RefreshInterval ?? options.RefreshInterval, options, _timeProvider, _logger);
                 _watches.Add(key, watch);
             }
@@ -135,20 +137,21 @@ internal sealed class DnsEndpointResolver : IEndpointResolver, IDisposable
                 var endPoints = new List<IPEndPoint>(options.Servers.Count);
                 foreach (var text in options.Servers)
                 {
-                    if (!ResolvConf.TryParseServer(text, out var server))
+                    if (!DnsResolverOptions.TryParseServer(text, out var server))
                     {
                         throw new FormatException($"'{DnsResolverOptions.SectionName}:Servers' has '{text}', which is not an IP address with an optional port.");
                     }
 
-                    endPoints.Add(server!);
+                    endPoints.Add(server);
                 }
 
                 servers = CreateClient(options, [.. endPoints]);
             }
 
-            // Without configured servers, SRV asks the nameservers of /etc/resolv.conf, read on first need only.
+            // Without configured servers, SRV asks the system's nameservers (DnsClient reads them: /etc/resolv.conf on
+            // Linux), on first need only. PublicationOnly: a failure (no nameserver at all) is not cached for good.
             _clients = new Clients(options, servers, servers is null
-                ? new Lazy<IDnsQuery>(() => CreateClient(options, []), LazyThreadSafetyMode.ExecutionAndPublication)
+                ? new Lazy<IDnsQuery>(() => CreateClient(options, []), LazyThreadSafetyMode.PublicationOnly)
                 : new Lazy<IDnsQuery>(servers));
         }
 
@@ -156,8 +159,23 @@ internal sealed class DnsEndpointResolver : IEndpointResolver, IDisposable
         return (_clients.Servers, () => srv.Value);
     }
 
-    private LookupClient CreateClient(DnsResolverOptions options, IPEndPoint[] servers) =>
-        new(new LookupClientOptions(servers) { Timeout = options.QueryTimeout, Retries = options.QueryRetries }, _timeProvider);
+    /// <summary>
+    /// A DnsClient lookup client as the mesh asks: the given servers in order (none: the system's), each tried
+    /// <see cref="DnsResolverOptions.QueryRetries"/> more times, UDP with TCP when a reply is truncated, and no cache
+    /// (the watch decides when to ask again).
+    /// </summary>
+    internal static LookupClient CreateClient(DnsResolverOptions options, IPEndPoint[] servers)
+    {
+        var clientOptions = servers.Length > 0 ? new LookupClientOptions(servers) : new LookupClientOptions();
+        clientOptions.AutoResolveNameServers = servers.Length == 0;
+        clientOptions.UseCache = false;
+        clientOptions.UseTcpFallback = true;
+        clientOptions.UseRandomNameServer = false;
+        clientOptions.ThrowDnsErrors = false;
+        clientOptions.Timeout = options.QueryTimeout;
+        clientOptions.Retries = options.QueryRetries;
+        return new LookupClient(clientOptions);
+    }
 
     private sealed record Clients(DnsResolverOptions Options, IDnsQuery? Servers, Lazy<IDnsQuery> Srv);
 

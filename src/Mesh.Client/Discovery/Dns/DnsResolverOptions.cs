@@ -1,3 +1,4 @@
+using System.Net;
 
 namespace Mesh.Client.Discovery.Dns;
 
@@ -38,9 +39,10 @@ public sealed class DnsResolverOptions
     public IDictionary<string, DnsServiceOptions> Services { get; } = new Dictionary<string, DnsServiceOptions>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// DNS servers to ask, as <c>ip</c> or <c>ip:port</c> (<c>[ipv6]:port</c>). Default: none, which means the system's:
-    /// A/AAAA lookups go through the operating system's resolver (so <c>/etc/hosts</c> and search domains apply) and SRV
-    /// lookups ask the nameservers of <c>/etc/resolv.conf</c>. When servers are given, every lookup asks them.
+    /// DNS servers to ask, in order, as <c>ip</c> or <c>ip:port</c> (<c>[ipv6]:port</c>). Default: none, which means the
+    /// system's: A/AAAA lookups go through the operating system's resolver (so <c>/etc/hosts</c> and search domains
+    /// apply) and SRV lookups ask the system's nameservers (<c>/etc/resolv.conf</c> on Linux, read by DnsClient). When
+    /// servers are given, every lookup asks them.
     /// </summary>
     public IList<string> Servers { get; } = [];
 
@@ -60,10 +62,27 @@ public sealed class DnsResolverOptions
     public TimeSpan MaxRetryDelay { get; set; } = ResolverBackoff.DefaultMax;
 
     /// <summary>How long one query waits for one server's reply. Default: 2 seconds.</summary>
-    public TimeSpan QueryTimeout { get; set; } = LookupClientOptions.DefaultTimeout;
+    public TimeSpan QueryTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How many more rounds over every server follow a failed first round of a query. Default: 1.</summary>
+    /// <summary>
+    /// How many more times a query is sent to a server that did not answer in time (or answered SERVFAIL) before the
+    /// next server is asked. Default: 1.
+    /// </summary>
     public int QueryRetries { get; set; } = 1;
+
+    /// <summary>Parses <c>1.2.3.4</c>, <c>1.2.3.4:5353</c>, <c>::1</c> or <c>[::1]:5353</c> (port 53 when none is given).</summary>
+    internal static bool TryParseServer(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? server)
+    {
+        server = null;
+        var value = text?.Trim();
+        if (string.IsNullOrEmpty(value) || !IPEndPoint.TryParse(value, out var endPoint))
+        {
+            return false;
+        }
+
+        server = new IPEndPoint(endPoint.Address, endPoint.Port == 0 ? 53 : endPoint.Port);
+        return true;
+    }
 
     /// <summary>Checks every value; one message per bad value, naming the key and quoting the value.</summary>
     internal IReadOnlyList<string> Validate()
@@ -72,7 +91,7 @@ public sealed class DnsResolverOptions
         const string prefix = SectionName;
         for (int i = 0; i < Servers.Count; i++)
         {
-            if (!ResolvConf.TryParseServer(Servers[i], out _))
+            if (!TryParseServer(Servers[i], out _))
             {
                 errors.Add(MeshServiceOptions.Bad(prefix, $"Servers:{i}", Servers[i], "an IP address, optionally with a port (10.0.0.10, 10.0.0.10:5353, [fd00::a]:53)"));
             }

@@ -1,11 +1,15 @@
 using System.Net;
+using DnsClient;
 using Mesh.Client.Discovery;
 using Mesh.Client.Discovery.Dns;
 using Mesh.Client.Health;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Discovery.Dns;
 
@@ -14,7 +18,7 @@ public sealed class DnsResolverTests : IAsyncLifetime
 {
     private static readonly TimeSpan Refresh = TimeSpan.FromSeconds(30);
     private readonly List<IAsyncDisposable> _cleanup = [];
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -263,11 +267,10 @@ public sealed class DnsResolverTests : IAsyncLifetime
         await using var server = new ScriptedDnsServer(q =>
         {
             // SRV: two records, no additional section; A lookups of the targets are answered separately.
-            var type = (QueryType)((q[^4] << 8) | q[^3]);
-            return type switch
+            return DnsReply.TypeOf(q) switch
             {
                 QueryType.SRV => [DnsReply.Build(q, [DnsReply.Srv(0, 0, 8080, DnsReply.Name("one.mesh.test")), DnsReply.Srv(0, 3, 8081, DnsReply.Name("two.mesh.test"))])],
-                QueryType.A when System.Text.Encoding.ASCII.GetString(q).Contains("one", StringComparison.Ordinal) => [DnsReply.Build(q, [DnsReply.A("10.7.0.1")])],
+                QueryType.A when DnsReply.NameOf(q) == "one.mesh.test" => [DnsReply.Build(q, [DnsReply.A("10.7.0.1")])],
                 QueryType.A => [DnsReply.Build(q, [DnsReply.A("10.7.0.2")])],
                 _ => [DnsReply.Build(q, [])], // AAAA: no data
             };
@@ -282,14 +285,17 @@ public sealed class DnsResolverTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Garbage_truncated_and_mismatched_replies_are_errors_that_keep_the_last_good_endpoints()
+    public async Task Garbage_truncated_mismatched_and_silent_replies_are_errors_that_keep_the_last_good_endpoints()
     {
         var backend = await Keep(TestBackend.StartAsync("good"));
         byte[][] Good(byte[] q) => [DnsReply.Build(q, [DnsReply.A("127.0.0.1")])];
-        await using var server = new ScriptedDnsServer(Good, tcp: q => [0x00, 0x01, 0x02]);
-        using var provider = BuildMesh(server.Server, o => o.Services["catalog"] = new DnsServiceOptions
+        await using var server = new ScriptedDnsServer(Good);
+        using var provider = BuildMesh(server.Server, o =>
         {
-            HostName = "catalog.mesh.test", Port = backend.Port, AddressFamily = DnsAddressFamily.IPv4,
+            // DnsClient waits on the real clock: long enough that a loaded machine's answers are not timeouts, short
+            // enough for the silent case.
+            o.QueryTimeout = TimeSpan.FromSeconds(2);
+            o.Services["catalog"] = new DnsServiceOptions { HostName = "catalog.mesh.test", Port = backend.Port, AddressFamily = DnsAddressFamily.IPv4 };
         });
         var client = provider.Client();
         Assert.Equal(new Dictionary<string, int> { ["good"] = 2 }, await SendAsync(client, 2));
@@ -298,43 +304,74 @@ public sealed class DnsResolverTests : IAsyncLifetime
         await recorder.NextEndpointsAsync();
         var watch = ResolverOf(provider).FindWatch("catalog")!;
 
-        var hostile = new (string Kind, Func<byte[], IEnumerable<byte[]>> Reply, string Expected)[]
+        // Each hostile UDP reply, and what TCP answers if DnsClient falls back to it (it does for a truncated reply, and
+        // for a short one it cannot parse): the same hostile bytes, or garbage.
+        static byte[] Loop(byte[] q) => DnsReply.Build(q, [DnsReply.Record([0xC0, (byte)DnsReply.AnswersAt(q)], QueryType.A, 30, [6, 6, 6, 6])]);
+        var hostile = new (string Kind, Func<byte[], byte[]> Udp, Func<byte[], byte[]>? Tcp, string Expected)[]
         {
-            ("garbage", q => [[.. q[..2], 0x81, 0x80, 0xDE, 0xAD, 0xBE, 0xEF]], "Malformed DNS reply"),
-            ("truncated, then garbage over TCP", q => [DnsReply.Build(q, [], flags: 0x8380)], "Malformed DNS reply"),
-            ("wrong question", q => [DnsReply.Build(q, [DnsReply.A("6.6.6.6")], question: [.. DnsReply.Name("evil.example"), 0, 1, 0, 1])], "answers another question"),
-            ("compression loop", q => [DnsReply.Build(q, [DnsReply.Record([0xC0, (byte)q.Length], QueryType.A, 30, [6, 6, 6, 6])])], "a loop"),
-            ("oversize counts", q => [DnsReply.Build(q, [DnsReply.A("6.6.6.6")], answerCount: 4000)], "claims 4000 records"),
+            ("garbage", q => [.. q[..2], 0x81, 0x80, 0xDE, 0xAD, 0xBE, 0xEF], q => [.. q[..2], 0x81, 0x80, 0xDE, 0xAD, 0xBE, 0xEF], "Malformed DNS reply"),
+            ("truncated, then garbage over TCP", q => DnsReply.Build(q, [], flags: 0x8380), q => [0x00, 0x01, 0x02], "Malformed DNS reply"),
+            ("truncated, then nothing over TCP", q => DnsReply.Build(q, [], flags: 0x8380), null, "DNS query for 'catalog.mesh.test' A failed"),
+            ("wrong question", q => DnsReply.Build(q, [DnsReply.A("6.6.6.6")], question: [.. DnsReply.Name("evil.example"), 0, 1, 0, 1]), null, "answers another question ('evil.example."),
+            ("compression loop", Loop, Loop, "Malformed DNS reply"),
+            ("oversize counts", q => DnsReply.Build(q, [DnsReply.A("6.6.6.6")], answerCount: 4000), q => DnsReply.Build(q, [DnsReply.A("6.6.6.6")], answerCount: 4000), "Malformed DNS reply"),
+            ("a wrong id", q => DnsReply.Build(q, [DnsReply.A("6.6.6.6")], id: (ushort)(DnsReply.IdOf(q) + 1)), null, "a reply with a wrong id"),
+            ("silence", q => [], null, "timed out"),
         };
-        foreach (var (kind, reply, expected) in hostile)
+        foreach (var (kind, udp, tcp, expected) in hostile)
         {
-            server.Udp = reply;
+            server.Udp = q => udp(q) is { Length: > 0 } reply ? [reply] : [];
+            server.Tcp = tcp;
             _time.Advance(watch.NextRefreshIn!.Value);
             var error = await recorder.NextErrorAsync();
             Assert.True(error.Message.Contains(expected, StringComparison.Ordinal), $"{kind}: {error.Message}");
             Assert.Contains("DNS lookup of A 'catalog.mesh.test'", error.Message, StringComparison.Ordinal);
+            Assert.IsType<DnsResponseException>(error.InnerException); // the documented type, whatever the reply was
 
             // The request path never sees it: the last good endpoint still serves.
             Assert.Equal(new Dictionary<string, int> { ["good"] = 1 }, await SendAsync(client, 1));
             Assert.Same(error, StateOf(provider).LastError);
         }
 
-        // A wrong id is dropped and the query waits for the right one; only wrong ids end in a timeout.
-        server.Udp = q => [DnsReply.Build(q, [DnsReply.A("6.6.6.6")], id: (ushort)(DnsReply.IdOf(q) + 1))];
-        int queries = server.UdpQueries;
-        _time.Advance(watch.NextRefreshIn!.Value);
-        await server.WaitForUdpQueriesAsync(queries + 1); // sent on another thread; its timeout runs on the test's clock
-
-        _time.Advance(LookupClientOptions.DefaultTimeout);
-        var timeout = await recorder.NextErrorAsync();
-        // (Whether the wrong-id reply arrived before the timeout is a race here; LookupClientTests pins the count down.)
-        Assert.Contains("did not answer within 2000 ms", timeout.Message, StringComparison.Ordinal);
-        Assert.Equal(new Dictionary<string, int> { ["good"] = 1 }, await SendAsync(client, 1));
-
         server.Udp = Good;
         _time.Advance(watch.NextRefreshIn!.Value);
         await recorder.NextEndpointsAsync();
         Assert.Null(StateOf(provider).LastError);
+    }
+
+    [Fact]
+    public async Task An_srv_record_with_an_odd_target_is_skipped_and_logged_once_and_the_other_records_keep_updating()
+    {
+        // 63 bytes of 0x01: a name DnsClient reads (escaped as \001...) but no host has; it must not block the answer.
+        byte[] odd = [63, .. Enumerable.Repeat((byte)1, 63), 0];
+        int goodPort = 8080;
+        await using var server = new ScriptedDnsServer(q => DnsReply.TypeOf(q) switch
+        {
+            QueryType.SRV => [DnsReply.Build(q, [DnsReply.Srv(0, 1, 9000, odd), DnsReply.Srv(0, 2, (ushort)Volatile.Read(ref goodPort), DnsReply.Name("good.mesh.test"))])],
+            QueryType.A when DnsReply.NameOf(q) == "good.mesh.test" => [DnsReply.Build(q, [DnsReply.A("10.7.0.1")])],
+            _ => [DnsReply.Build(q, [], flags: 0x8183)], // anything else: NXDOMAIN
+        });
+        using var provider = BuildMesh(server.Server, o => o.Services["catalog"] = new DnsServiceOptions
+        {
+            SrvName = "_http._tcp.catalog.mesh.test", AddressFamily = DnsAddressFamily.IPv4,
+        }, before: m => m.Services.AddLogging(b => b.AddFakeLogging()));
+        var logs = provider.GetFakeLogCollector();
+        var recorder = new WaitingObserver();
+        using var subscription = ResolverOf(provider).Watch(new EndpointQuery("catalog", ["http"]), recorder);
+        var watch = ResolverOf(provider).FindWatch("catalog")!;
+
+        Assert.Equal(["http://10.7.0.1:8080 w2"], (await recorder.NextEndpointsAsync()).Select(e => $"{e.Key} w{e.Weight}"));
+        Volatile.Write(ref goodPort, 8081);
+        Assert.Equal(Refresh, watch.NextRefreshIn); // read under the watch's lock: the refresh timer is set
+        _time.Advance(Refresh);
+        Assert.Equal(["http://10.7.0.1:8081 w2"], (await recorder.NextEndpointsAsync()).Select(e => $"{e.Key} w{e.Weight}"));
+
+        Assert.Equal(0, watch.Failures);
+        var skipped = Assert.Single(logs.GetSnapshot(), r => r.Id.Id == Mesh.Client.Diagnostics.MeshEventIds.DnsRecordSkipped);
+        Assert.Equal(LogLevel.Warning, skipped.Level);
+        Assert.Contains("_http._tcp.catalog.mesh.test", skipped.Message, StringComparison.Ordinal);
+        Assert.Contains("0 1 9000 \\001\\001", skipped.Message, StringComparison.Ordinal);
+        Assert.Contains("not a host name", skipped.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -466,6 +503,57 @@ public sealed class DnsResolverTests : IAsyncLifetime
         Assert.Equal(0, resolver.ActiveWatches);
         _time.Advance(Refresh * 3);
         Assert.Equal(1, server.UdpQueries); // stopped: no more lookups
+    }
+
+    [Fact]
+    public async Task A_silent_server_and_an_idle_timeout_shorter_than_the_resolution_timeout_fail_the_first_request_with_ResolutionTimeoutException()
+    {
+        await using var server = new ScriptedDnsServer(q => []); // never answers
+        using var provider = MeshTestHost.Build(m =>
+        {
+            m.Services.Configure<MeshClientOptions>(o => o.ServiceIdleTimeout = TimeSpan.FromSeconds(1));
+            m.AddDns(o =>
+            {
+                o.Servers.Add(server.Server);
+                o.QueryRetries = 0;
+                o.QueryTimeout = TimeSpan.FromMilliseconds(200); // on DnsClient's real clock
+                o.Services["catalog"] = new DnsServiceOptions { Port = 8080, AddressFamily = DnsAddressFamily.IPv4 };
+            });
+        }, timeProvider: _time, handler: o =>
+        {
+            o.ResolutionTimeout = TimeSpan.FromSeconds(5);
+            o.Retry.Enabled = false;
+        });
+        var resolver = ResolverOf(provider);
+        var services = provider.GetRequiredService<ServiceRegistry>().GetClient(MeshTestHost.ClientName);
+        // The service first (as the request would create it), then a recorder on the same watch: the watch notifies in
+        // subscription order, so when the recorder has the lookup's error, the service has it too.
+        Assert.NotNull(services.GetOrCreate(new RouteKey("http", "catalog"), out _));
+        var recorder = new WaitingObserver();
+        var subscription = resolver.Watch(new EndpointQuery("catalog", ["http"]), recorder)!;
+        Assert.Equal(1, resolver.ActiveWatches);
+
+        var request = provider.Client().GetAsync(new Uri("/items", UriKind.Relative));
+        var lookupError = await recorder.NextErrorAsync(); // the silent server's timeout
+        Assert.Contains("timed out", lookupError.Message, StringComparison.Ordinal);
+
+        // Past the idle timeout (a sweep runs): the service a request waits on is not idle, and the wait goes on.
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Single(services.All);
+        Assert.False(request.IsCompleted);
+
+        _time.Advance(TimeSpan.FromSeconds(3.5)); // the resolution timeout
+        var error = await Assert.ThrowsAsync<ResolutionTimeoutException>(() => request);
+        Assert.IsAssignableFrom<HttpRequestException>(error);
+        Assert.Equal("catalog", error.ServiceName);
+        Assert.True(error.Message.StartsWith("Service 'catalog' was not resolved by resolver 'dns' within 5 s; last error: DNS lookup of A 'catalog' port 8080", StringComparison.Ordinal), error.Message);
+        Assert.Contains("timed out", error.Message, StringComparison.Ordinal);
+
+        // Once no request can be waiting any more, the unused service is forgotten as usual.
+        subscription.Dispose();
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Empty(services.All);
+        Assert.Equal(0, resolver.ActiveWatches);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using Mesh.Client.Discovery.Dns;
+using DnsClient;
 
 namespace Mesh.Client.Tests.Discovery.Dns;
 
@@ -173,8 +173,40 @@ internal static class DnsReply
     /// <summary>The id of a query.</summary>
     public static ushort IdOf(byte[] query) => BinaryPrimitives.ReadUInt16BigEndian(query);
 
-    /// <summary>The question section of a query (name, type, class), as bytes.</summary>
-    public static byte[] QuestionOf(byte[] query) => query[12..];
+    /// <summary>The question section of a query (name, type, class), as bytes: not the EDNS OPT record that may follow it.</summary>
+    public static byte[] QuestionOf(byte[] query) => query[12..(QuestionEnd(query))];
+
+    /// <summary>The type a query asks for.</summary>
+    public static QueryType TypeOf(byte[] query) => (QueryType)BinaryPrimitives.ReadUInt16BigEndian(query.AsSpan(QuestionEnd(query) - 4));
+
+    /// <summary>The name a query asks for, lower case, without the trailing dot.</summary>
+    public static string NameOf(byte[] query)
+    {
+        var labels = new List<string>();
+        int offset = 12;
+        while (query[offset] != 0)
+        {
+            labels.Add(System.Text.Encoding.ASCII.GetString(query, offset + 1, query[offset]).ToLowerInvariant());
+            offset += 1 + query[offset];
+        }
+
+        return string.Join('.', labels);
+    }
+
+    /// <summary>Where a query's question (an uncompressed name, type and class) ends.</summary>
+    private static int QuestionEnd(byte[] query)
+    {
+        int offset = 12;
+        while (query[offset] != 0)
+        {
+            offset += 1 + query[offset];
+        }
+
+        return offset + 1 + 4;
+    }
+
+    /// <summary>Where the records of a reply built by <see cref="Build"/> for <paramref name="query"/> begin.</summary>
+    public static int AnswersAt(byte[] query) => QuestionEnd(query);
 
     /// <summary>
     /// A reply to <paramref name="query"/>: header (id, flags, counts as given, or the real counts), the question, then
