@@ -43,25 +43,41 @@ internal readonly struct EndpointLease
     /// <returns>The attempt's latency.</returns>
     public TimeSpan Complete(AttemptOutcome outcome, int statusCode)
     {
+        var elapsed = RecordResponse(outcome, FailureStatusSet.PenalisesLatency(statusCode));
+        End();
+        return elapsed;
+    }
+
+    /// <summary>
+    /// Records the attempt's latency at its response headers (or its failure) without ending it: a response whose body
+    /// is still to come keeps its endpoint loaded until <see cref="End"/>. The latency is sampled at the headers, as
+    /// Linkerd samples it, so a long download or a server stream does not read as a slow endpoint.
+    /// </summary>
+    /// <param name="outcome">How the attempt ended, or looks at its headers.</param>
+    /// <param name="penalise">Whether a response that says the endpoint did not do the work (5xx, 429, gRPC
+    /// RESOURCE_EXHAUSTED) is recorded as a penalised latency even when it does not count as a failure.</param>
+    /// <returns>The attempt's latency.</returns>
+    public TimeSpan RecordResponse(AttemptOutcome outcome, bool penalise)
+    {
         long now = _timeProvider.GetTimestamp();
         var elapsed = _timeProvider.GetElapsedTime(StartTimestamp, now);
-        Endpoint.Load.OnEnd();
+        long nowTicks = MonotonicClock.Ticks(_timeProvider, now);
         switch (outcome)
         {
             case AttemptOutcome.Canceled:
-                Endpoint.Load.RecordLowerBound(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                Endpoint.Load.RecordLowerBound(elapsed, nowTicks);
                 break;
             case AttemptOutcome.FailureStatus or AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout:
-                Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                Endpoint.Load.RecordFailure(elapsed, nowTicks);
                 break;
             default:
-                if (FailureStatusSet.PenalisesLatency(statusCode))
+                if (penalise)
                 {
-                    Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                    Endpoint.Load.RecordFailure(elapsed, nowTicks);
                 }
                 else
                 {
-                    Endpoint.Load.RecordRtt(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                    Endpoint.Load.RecordRtt(elapsed, nowTicks);
                 }
 
                 break;
@@ -69,4 +85,17 @@ internal readonly struct EndpointLease
 
         return elapsed;
     }
+
+    /// <summary>
+    /// Records a failure found after the headers (the body broke, or its gRPC status says so): a penalised latency, as
+    /// for a failure at the headers.
+    /// </summary>
+    public void RecordLateFailure()
+    {
+        long now = _timeProvider.GetTimestamp();
+        Endpoint.Load.RecordFailure(_timeProvider.GetElapsedTime(StartTimestamp, now), MonotonicClock.Ticks(_timeProvider, now));
+    }
+
+    /// <summary>Ends the attempt: one fewer in flight. Call once, after <see cref="RecordResponse"/>.</summary>
+    public void End() => Endpoint.Load.OnEnd();
 }

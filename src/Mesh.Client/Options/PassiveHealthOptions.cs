@@ -52,6 +52,13 @@ public sealed class PassiveHealthOptions
     /// </summary>
     public IList<int>? FailureStatusCodes { get; set; }
 
+    /// <summary>
+    /// gRPC statuses (from <c>grpc-status</c>, in the trailers or a trailers-only response) that count as an endpoint
+    /// failure. Default: none listed, which means UNAVAILABLE (14). CANCELLED (1) and DEADLINE_EXCEEDED (4) never count,
+    /// and RESOURCE_EXHAUSTED (8) is penalised in the latency estimate like a 429 without counting as a failure.
+    /// </summary>
+    public IList<int>? FailureGrpcStatusCodes { get; set; }
+
     /// <summary>Counts every 5xx status as an endpoint failure, in addition to <see cref="FailureStatusCodes"/>. Default: <see langword="false"/> (500 is usually the application's answer).</summary>
     public bool AllServerErrorsAreFailures { get; set; }
 
@@ -95,6 +102,18 @@ public sealed class PassiveHealthOptions
         if (double.IsNaN(MaxEjectionPercent) || MaxEjectionPercent < 0 || MaxEjectionPercent > 100)
         {
             errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxEjectionPercent), MaxEjectionPercent, "0 to 100"));
+        }
+
+        if (FailureGrpcStatusCodes is not null)
+        {
+            foreach (int code in FailureGrpcStatusCodes)
+            {
+                if (code is < 1 or > 16 or FailureStatusSet.GrpcCancelled or FailureStatusSet.GrpcDeadlineExceeded)
+                {
+                    errors.Add(MeshServiceOptions.Bad(prefix, nameof(FailureGrpcStatusCodes), code,
+                        "gRPC status codes from 2 to 16 other than 4 (CANCELLED and DEADLINE_EXCEEDED are the caller's)"));
+                }
+            }
         }
 
         if (FailureStatusCodes is not null)

@@ -50,6 +50,14 @@ public sealed class RetryOptions
     /// </summary>
     public int MaxBufferedContentBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// A response to a request that may be retried (an idempotent method), whose body length is known and at most this
+    /// many bytes, is read whole inside its attempt, so a connection that breaks mid-body is retried on another endpoint
+    /// instead of failing the caller. Longer, unknown-length (chunked) and gRPC bodies stream to the caller as they come;
+    /// a break in them reaches the caller (and still counts against the endpoint). Default: 65,536. 0: never.
+    /// </summary>
+    public int MaxBufferedResponseBytes { get; set; } = 64 * 1024;
+
     /// <summary>The most attempts a request may make: a retry storm is the budget's to stop, but one request's loop is bounded too.</summary>
     internal const int MaxAttemptsLimit = 8;
 
@@ -83,6 +91,11 @@ public sealed class RetryOptions
         if (MaxRetryAfter < TimeSpan.Zero || MaxRetryAfter > TimeSpan.FromMinutes(5))
         {
             errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxRetryAfter), MaxRetryAfter, "00:00:00 to 00:05:00"));
+        }
+
+        if (MaxBufferedResponseBytes < 0)
+        {
+            errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxBufferedResponseBytes), MaxBufferedResponseBytes, "0 or more"));
         }
 
         if (MaxBufferedContentBytes < 0)

@@ -56,6 +56,17 @@ internal static class AttemptClassification
         };
     }
 
+    /// <summary>
+    /// Whether the attempt failed before any byte of the request left the client: the connection could not be made
+    /// (refused, unreachable, name not resolved, TLS handshake failed). Such a request may be sent again, elsewhere,
+    /// whatever its method, and its content was never read (gRPC's transparent retry, Envoy's reset-before-request).
+    /// </summary>
+    public static bool NeverLeft(in Outcome<HttpResponseMessage> outcome) =>
+        outcome.Exception is HttpRequestException
+        {
+            HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError,
+        };
+
     /// <summary>The exception a caller sees for an attempt that outlived <c>Timeouts:Attempt</c>, as HttpClient reports timeouts.</summary>
     public static TaskCanceledException AttemptTimeout(string serviceName, MeshEndpoint endpoint, TimeSpan timeout, Exception inner) =>
         new($"The attempt to {endpoint} for service '{serviceName}' timed out after {timeout.TotalSeconds:0.###} s (Timeouts:Attempt).",

@@ -9,7 +9,7 @@ namespace Mesh.Client.Resilience;
 /// added, the send) runs, then classifies the result and reports it. It sits inside retry and hedging, so each retry and
 /// each hedge is one attempt to one endpoint.
 /// </summary>
-internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet statuses, TimeProvider timeProvider, TimeSpan attemptTimeout) : ResilienceStrategy<HttpResponseMessage>
+internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet statuses, RetryOptions retry, TimeProvider timeProvider, TimeSpan attemptTimeout) : ResilienceStrategy<HttpResponseMessage>
 {
     protected override async ValueTask<Outcome<HttpResponseMessage>> ExecuteCore<TState>(
         Func<ResilienceContext, TState, ValueTask<Outcome<HttpResponseMessage>>> callback, ResilienceContext context, TState state)
@@ -47,9 +47,21 @@ internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet status
         }
 
         AttemptOutcome classified;
+        bool penalise = false;
+        bool bodyRead = false;
         if (outcome.Result is { } response)
         {
-            classified = statuses.Classify(response);
+            classified = statuses.Classify(response, out penalise);
+            if (classified == AttemptOutcome.Success && AttemptAccounting.ShouldReadBody(message, response, retry))
+            {
+                // A small body of a retryable request is read inside the attempt, so a connection that breaks mid-body is retried.
+                bodyRead = true;
+                if (await AttemptAccounting.ReadBodyAsync(response, retry.MaxBufferedResponseBytes, context.CancellationToken).ConfigureAwait(false) is { } broken)
+                {
+                    outcome = Outcome.FromException<HttpResponseMessage>(broken);
+                    classified = AttemptClassification.OfException(broken, sent: true, attempts.CallerToken, attempts.RequestToken, context.CancellationToken);
+                }
+            }
         }
         else
         {
@@ -62,8 +74,7 @@ internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet status
             }
         }
 
-        var latency = lease.Complete(classified, outcome.Result is { } r ? (int)r.StatusCode : 0);
-        host.OnAttemptCompleted(endpoint, classified, latency);
+        AttemptAccounting.OnHeaders(host, statuses, lease, outcome.Result, classified, penalise, bodyRead);
         attempts.RecordResult(endpoint, classified);
         return outcome;
     }

@@ -27,8 +27,11 @@ internal interface IAttemptHost
     /// <summary>An attempt is about to be sent (tracing).</summary>
     void OnAttemptStarting(MeshEndpoint endpoint, int attempt);
 
-    /// <summary>An attempt ended and its lease completed: passive health, metrics, latency history, early refresh.</summary>
+    /// <summary>An attempt's response headers arrived, or it failed before them: metrics, latency history, early refresh.</summary>
     void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency);
+
+    /// <summary>An attempt ended (with its body, when it had one) and left its endpoint: passive health counts its outcome.</summary>
+    void OnAttemptEnded(MeshEndpoint endpoint, AttemptOutcome outcome);
 
     /// <summary>A retry was decided after <paramref name="failedEndpoint"/>'s attempt.</summary>
     void OnRetry(MeshEndpoint? failedEndpoint, AttemptOutcome outcome, int nextAttempt);

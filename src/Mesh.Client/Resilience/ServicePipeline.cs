@@ -37,7 +37,8 @@ internal sealed class ServicePipeline
         _host = host;
         _options = options;
         // This pipeline's own status rules: a request keeps the rules it started with when the options reload.
-        FailureStatuses = new FailureStatusSet(options.PassiveHealth.FailureStatusCodes, options.PassiveHealth.AllServerErrorsAreFailures);
+        FailureStatuses = new FailureStatusSet(options.PassiveHealth.FailureStatusCodes, options.PassiveHealth.AllServerErrorsAreFailures,
+            options.PassiveHealth.FailureGrpcStatusCodes);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage>
         {
             Name = $"Mesh.Client/{host.ServiceName}",
@@ -69,7 +70,7 @@ internal sealed class ServicePipeline
             builder.AddHedging(Hedges(options.Hedging, host, FailureStatuses));
         }
 
-        builder.AddStrategy(_ => new AttemptStrategy(host, FailureStatuses, timeProvider, timeouts.Attempt), new MeshStrategyOptions("Attempt"));
+        builder.AddStrategy(_ => new AttemptStrategy(host, FailureStatuses, options.Retry, timeProvider, timeouts.Attempt), new MeshStrategyOptions("Attempt"));
         if (timeouts.Attempt != Timeout.InfiniteTimeSpan)
         {
             builder.AddTimeout(new TimeoutStrategyOptions { Name = "Attempt", Timeout = timeouts.Attempt });
@@ -161,8 +162,13 @@ internal sealed class ServicePipeline
     {
         var attempts = args.Context.Properties.GetValue(PipelineKeys.Attempts, null!);
         if (args.AttemptNumber + 1 >= retry.MaxAttempts || attempts.RequestToken.IsCancellationRequested
-            || !AttemptClassification.IsRetryable(args.Outcome, statuses) || !attempts.Replayable
-            || !RetryPolicy.MethodAllows(attempts.Request))
+            || !AttemptClassification.IsRetryable(args.Outcome, statuses))
+        {
+            return false;
+        }
+
+        // A request that never left the client may go elsewhere whatever its method, and its content was never read.
+        if (!AttemptClassification.NeverLeft(args.Outcome) && (!attempts.Replayable || !RetryPolicy.MethodAllows(attempts.Request)))
         {
             return false;
         }

@@ -81,8 +81,10 @@ internal sealed class MeshHandler : DelegatingHandler
         ulong? hash = policies.RequestHasher?.Compute(request);
         var endpoint = state.Pick(request, hash, default);
         var retry = policies.Options.Retry;
+        // Content that cannot be replayed is buffered before the first attempt when the request may be retried; a request
+        // that may not (a POST) is sent directly, and only a failure before it left the client is retried (transparently).
         if (endpoint is not null && !policies.Pipeline.SendsFirstAttempt
-            && (RetryPolicy.IsReplayable(request.Content) || !retry.Enabled || retry.MaxAttempts <= 1))
+            && (RetryPolicy.IsReplayable(request.Content) || !retry.Enabled || retry.MaxAttempts <= 1 || !RetryPolicy.MethodAllows(request)))
         {
             return SendFirstAttemptAsync(state, policies, request, logicalUri, endpoint, hash, cancellationToken);
         }
@@ -113,11 +115,25 @@ internal sealed class MeshHandler : DelegatingHandler
                 failure = ex;
             }
 
+            bool penalise = false;
+            bool bodyRead = false;
             outcome = failure is null
-                ? policies.FailureStatuses.Classify(response!)
+                ? policies.FailureStatuses.Classify(response!, out penalise)
                 : AttemptClassification.OfException(failure, sent: true, cancellationToken, cancellationToken, attemptToken: default);
-            var latency = lease.Complete(outcome, response is null ? 0 : (int)response.StatusCode);
-            state.OnAttemptCompleted(endpoint, outcome, latency);
+            if (outcome == AttemptOutcome.Success && AttemptAccounting.ShouldReadBody(request, response!, policies.Options.Retry))
+            {
+                // A small body of a retryable request is read here, so a connection that breaks mid-body is retried.
+                bodyRead = true;
+                failure = await AttemptAccounting.ReadBodyAsync(response!, policies.Options.Retry.MaxBufferedResponseBytes, cancellationToken)
+                    .ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    response = null;
+                    outcome = AttemptClassification.OfException(failure, sent: true, cancellationToken, cancellationToken, attemptToken: default);
+                }
+            }
+
+            AttemptAccounting.OnHeaders(state, policies.FailureStatuses, lease, response, outcome, penalise, bodyRead);
         }
         finally
         {

@@ -416,11 +416,12 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
 
     public void OnAttemptStarting(MeshEndpoint endpoint, int attempt) => Telemetry.OnAttemptStarting(endpoint, attempt);
 
+    public void OnAttemptEnded(MeshEndpoint endpoint, AttemptOutcome outcome) => Policies.Detector?.OnAttemptCompleted(endpoint, outcome);
+
     public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency)
     {
         var policies = Policies;
         Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
-        policies.Detector?.OnAttemptCompleted(endpoint, outcome);
         if (outcome == AttemptOutcome.ConnectFailure)
         {
             OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
