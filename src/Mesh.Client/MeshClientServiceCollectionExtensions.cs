@@ -31,6 +31,7 @@ public static class MeshClientServiceCollectionExtensions
         services.AddMetrics(); // IMeterFactory, for hosts that did not add it; adds nothing twice
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<IMeshDiagnostics, MeshDiagnostics>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Http.IHttpMessageHandlerBuilderFilter, GrpcLoadBalancingFilter>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshClientOptions>, MeshClientOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshClientOptions>, MeshClientOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>(
