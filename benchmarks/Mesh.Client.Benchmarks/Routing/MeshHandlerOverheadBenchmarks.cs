@@ -19,6 +19,8 @@ public class MeshHandlerOverheadBenchmarks
     private HttpMessageInvoker _mesh = null!;
     private HttpMessageInvoker _directAsync = null!;
     private HttpMessageInvoker _meshAsync = null!;
+    private HttpMessageInvoker _directBody = null!;
+    private HttpMessageInvoker _meshBody = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -32,6 +34,8 @@ public class MeshHandlerOverheadBenchmarks
         _mesh = new HttpMessageInvoker(new MeshHandler(registry.GetClient("mesh")) { InnerHandler = new CannedHandler() });
         _directAsync = new HttpMessageInvoker(new YieldingHandler());
         _meshAsync = new HttpMessageInvoker(new MeshHandler(registry.GetClient("mesh")) { InnerHandler = new YieldingHandler() });
+        _directBody = new HttpMessageInvoker(new BodyHandler());
+        _meshBody = new HttpMessageInvoker(new MeshHandler(registry.GetClient("mesh")) { InnerHandler = new BodyHandler() });
         _mesh.SendAsync(_request, CancellationToken.None).GetAwaiter().GetResult(); // first resolution
     }
 
@@ -53,6 +57,32 @@ public class MeshHandlerOverheadBenchmarks
     public Task<HttpResponseMessage> ThroughMeshHandlerAsyncInner() => _meshAsync.SendAsync(_request, CancellationToken.None);
 
     /// <summary>Answers after <see cref="Task.Yield"/> with one cached response.</summary>
+    /// <summary>A fresh response with a body, read to its end: what a real request costs, body tracking included.</summary>
+    [Benchmark]
+    public async Task<int> WithoutMeshBody()
+    {
+        using var response = await _directBody.SendAsync(_request, CancellationToken.None);
+        return (await response.Content.ReadAsByteArrayAsync()).Length;
+    }
+
+    [Benchmark]
+    public async Task<int> ThroughMeshHandlerBody()
+    {
+        using var response = await _meshBody.SendAsync(_request, CancellationToken.None);
+        return (await response.Content.ReadAsByteArrayAsync()).Length;
+    }
+
+    private sealed class BodyHandler : HttpMessageHandler
+    {
+        private static readonly byte[] s_body = new byte[128];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = new ReadOnlyMemoryContent(s_body), RequestMessage = request };
+        }
+    }
+
     private sealed class YieldingHandler : HttpMessageHandler
     {
         private readonly HttpResponseMessage _response = new(HttpStatusCode.OK);

@@ -42,9 +42,12 @@ public sealed class PassiveHealthOptions
 
     /// <summary>
     /// The most endpoints, in percent of the service's members, that may be ejected at once; at least one may always be.
-    /// Default: 10 (Envoy <c>max_ejection_percent</c>).
+    /// Default: 50, the panic threshold's default. Below half the members available the service panics and routes to all
+    /// of them anyway, so a higher cap would never take effect; a lower one, such as Envoy's 10, leaves dead endpoints
+    /// in rotation whenever more than one is dead (with 2 of 8 refusing connections, one stayed in). The two settings
+    /// answer the same question (when to stop trusting health) and should move together.
     /// </summary>
-    public double MaxEjectionPercent { get; set; } = 10;
+    public double MaxEjectionPercent { get; set; } = 50;
 
     /// <summary>
     /// Response status codes that count as an endpoint failure. Default: none listed, which means 502, 503 and 504

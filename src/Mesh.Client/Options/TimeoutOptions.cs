@@ -9,10 +9,13 @@ namespace Mesh.Client;
 public sealed class TimeoutOptions
 {
     /// <summary>
-    /// How long one attempt may wait for response headers. Default: infinite (no per-attempt timeout; as Envoy's
-    /// <c>per_try_timeout</c>, it is off until set).
+    /// How long one attempt may wait for response headers. Default: 10 seconds (Linkerd's default route timeout), so a
+    /// hung or black-holed endpoint is found without anything configured: its timed-out attempts count against it (5 in
+    /// a row eject it) and an idempotent request is retried on another endpoint. A response body may take longer. Set it
+    /// to the longest time to first byte the service may legitimately need (a long poll), or
+    /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> (<c>-00:00:00.001</c>) for none.
     /// </summary>
-    public TimeSpan Attempt { get; set; } = System.Threading.Timeout.InfiniteTimeSpan;
+    public TimeSpan Attempt { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a request may take inside the mesh, every attempt and pause included. Default: infinite.</summary>
     public TimeSpan Total { get; set; } = System.Threading.Timeout.InfiniteTimeSpan;

@@ -52,7 +52,7 @@ internal sealed class AttemptContent : HttpContent
     /// </summary>
     public static bool TryTrack(HttpResponseMessage response, IAttemptHost host, FailureStatusSet statuses, in EndpointLease lease)
     {
-        if (response.Content is not { } content || response.RequestMessage?.Method == HttpMethod.Head
+        if (response.Content is not { } content || content is AttemptContent || response.RequestMessage?.Method == HttpMethod.Head
             || response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.NotModified
             || content.Headers.NonValidated.TryGetValues("Content-Length", out var length) && length.Count == 1 && length.ToString() == "0")
         {

@@ -79,9 +79,8 @@ internal sealed class ServicePipeline
         options.AttemptPipeline?.Invoke(builder);
         _pipeline = builder.Build();
 
-        // Without these, the first attempt is sent outside the pipeline and only a failure enters it.
-        SendsFirstAttempt = options.Hedging.Enabled || timeouts.Total != Timeout.InfiniteTimeSpan || timeouts.Attempt != Timeout.InfiniteTimeSpan
-            || options.AttemptPipeline is not null;
+        // Without these, the first attempt is sent outside the pipeline (with its attempt timeout) and only a failure enters it.
+        SendsFirstAttempt = options.Hedging.Enabled || timeouts.Total != Timeout.InfiniteTimeSpan || options.AttemptPipeline is not null;
     }
 
     /// <summary>

@@ -92,7 +92,10 @@ internal sealed class MeshHandler : DelegatingHandler
         return SendThroughPipelineAsync(state, policies, request, logicalUri, hash, endpoint, first: null, cancellationToken);
     }
 
-    /// <summary>The first attempt, outside the pipeline: rewrite, lease, send, classify, account, restore.</summary>
+    /// <summary>
+    /// The first attempt, outside the pipeline: rewrite, lease, send (bounded by the attempt timeout), classify, account,
+    /// restore.
+    /// </summary>
     private async Task<HttpResponseMessage> SendFirstAttemptAsync(ServiceState state, ServicePolicies policies, HttpRequestMessage request,
         Uri logicalUri, MeshEndpoint endpoint, ulong? hash, CancellationToken cancellationToken)
     {
@@ -101,25 +104,48 @@ internal sealed class MeshHandler : DelegatingHandler
         HttpResponseMessage? response = null;
         Exception? failure = null;
         AttemptOutcome outcome;
+        var timeout = policies.Options.Timeouts.Attempt;
+        CancellationTokenSource? attemptCts = null;
+        CancellationTokenRegistration callerLink = default;
         try
         {
             request.RequestUri = EndpointUri.Rewrite(logicalUri, endpoint);
+            var token = cancellationToken;
+            if (timeout != Timeout.InfiniteTimeSpan)
+            {
+                attemptCts = new CancellationTokenSource(timeout, _timeProvider);
+                callerLink = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
+                token = attemptCts.Token;
+            }
+
             state.OnAttemptStarting(endpoint, 1);
             var lease = endpoint.Begin(_timeProvider);
             try
             {
-                response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                response = await base.SendAsync(request, token).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 failure = ex;
             }
 
+            bool timedOut = failure is OperationCanceledException && attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested;
+            callerLink.Dispose();
+            attemptCts?.Dispose(); // the body, if any, is bounded by the caller, not by the attempt timeout
             bool penalise = false;
             bool bodyRead = false;
-            outcome = failure is null
-                ? policies.FailureStatuses.Classify(response!, out penalise)
-                : AttemptClassification.OfException(failure, sent: true, cancellationToken, cancellationToken, attemptToken: default);
+            if (timedOut)
+            {
+                outcome = AttemptOutcome.Timeout;
+                failure = AttemptClassification.AttemptTimeout(state.ServiceName, endpoint, timeout, failure!);
+            }
+            else
+            {
+                outcome = failure is null
+                    ? policies.FailureStatuses.Classify(response!, out penalise)
+                    : AttemptClassification.OfException(failure, sent: true, cancellationToken, cancellationToken, attemptToken: default);
+            }
+
             if (outcome == AttemptOutcome.Success && AttemptAccounting.ShouldReadBody(request, response!, policies.Options.Retry))
             {
                 // A small body of a retryable request is read here, so a connection that breaks mid-body is retried.

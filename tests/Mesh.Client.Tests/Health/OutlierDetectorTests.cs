@@ -226,9 +226,9 @@ public sealed class OutlierDetectorTests
     }
 
     [Fact]
-    public void Twenty_endpoints_allow_two_ejections()
+    public void With_a_ten_percent_cap_twenty_endpoints_allow_two_ejections()
     {
-        using var kit = new HealthTestKit(20);
+        using var kit = new HealthTestKit(20, o => o.PassiveHealth.MaxEjectionPercent = 10);
         for (int i = 0; i < 3; i++)
         {
             kit.Complete(kit.Members[i], AttemptOutcome.ConnectFailure, 5);
@@ -236,6 +236,20 @@ public sealed class OutlierDetectorTests
 
         Assert.Equal(2, kit.Count(HealthTransitionKind.Ejected));
         Assert.Equal(18, kit.State.Endpoints.Routable.Length);
+    }
+
+    [Fact]
+    public void By_default_up_to_half_the_endpoints_are_ejected_so_two_dead_of_eight_both_leave_rotation()
+    {
+        using var kit = new HealthTestKit(8);
+        for (int i = 0; i < 5; i++)
+        {
+            kit.Complete(kit.Members[i], AttemptOutcome.ConnectFailure, 5);
+        }
+
+        Assert.Equal(4, kit.Count(HealthTransitionKind.Ejected)); // the fifth meets the cap of half
+        Assert.Equal(4, kit.State.Endpoints.Routable.Length);
+        Assert.False(kit.State.Endpoints.IsPanic);
     }
 
     [Fact]
