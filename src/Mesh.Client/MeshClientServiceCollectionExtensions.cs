@@ -61,7 +61,11 @@ public static class MeshClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(addresses);
         foreach (var address in addresses)
         {
-            _ = EndpointAddress.Parse(address); // fail now, naming the address, rather than on the first request
+            // Fail now, naming the service and the address (never its credentials), rather than on the first request.
+            if (!EndpointAddress.TryParse(address, Uri.UriSchemeHttp, $"AddStaticEndpoints(\"{serviceName}\")", out _, out var error))
+            {
+                throw new FormatException(error);
+            }
         }
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, StaticEndpointResolver>());
