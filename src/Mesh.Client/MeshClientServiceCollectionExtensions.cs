@@ -27,6 +27,7 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddSingleton<MeshClientRegistrations>();
         services.TryAddSingleton<MeshServiceOptionsFactory>();
         services.TryAddSingleton(sp => new LoadBalancerFactory(sp.GetServices<ILoadBalancerFactory>()));
+        services.TryAddSingleton<MeshConfiguration>();
         services.TryAddSingleton<ServiceRegistry>();
         services.AddMetrics(); // IMeterFactory, for hosts that did not add it; adds nothing twice
         services.TryAddSingleton<MeshMetrics>();

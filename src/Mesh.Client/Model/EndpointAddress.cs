@@ -128,7 +128,7 @@ public sealed class EndpointAddress : IEquatable<EndpointAddress>
 
     /// <summary>Tries to parse an endpoint address; see <see cref="TryParse(string?, string, string?, out EndpointAddress?, out string?, int)"/>.</summary>
     public static bool TryParse(string? address, string defaultScheme,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, out string? error) =>
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error) =>
         TryParse(address, defaultScheme, source: null, weight: 1, out endpoint, out error);
 
     /// <summary>
@@ -150,11 +150,11 @@ public sealed class EndpointAddress : IEquatable<EndpointAddress>
     /// </param>
     /// <param name="weight">The address's weight, at least 1.</param>
     public static bool TryParse(string? address, string defaultScheme, string? source,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, out string? error, int weight = 1) =>
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error, int weight = 1) =>
         TryParse(address, defaultScheme, source, weight, out endpoint, out error);
 
     private static bool TryParse(string? address, string defaultScheme, string? source, int weight,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, out string? error)
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EndpointAddress? endpoint, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         error = null;
         var text = address?.Trim();
