@@ -49,6 +49,13 @@ internal static class DiagnosticsJson
         }
 
         writer.WriteEndArray();
+        writer.WriteStartArray("rejectedConfiguration");
+        foreach (var rejection in snapshot.RejectedConfiguration)
+        {
+            writer.WriteStringValue(rejection);
+        }
+
+        writer.WriteEndArray();
         writer.WriteEndObject();
     }
 

@@ -62,30 +62,73 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
     public ValidateOptionsResult Validate(string? name, MeshClientOptions options)
     {
         var errors = new List<string>(options.BindingErrors);
-        if (options.ServiceIdleTimeout != Timeout.InfiniteTimeSpan && options.ServiceIdleTimeout < TimeSpan.FromSeconds(1))
-        {
-            errors.Add(MeshServiceOptions.Bad(MeshClientOptions.SectionName, nameof(MeshClientOptions.ServiceIdleTimeout), options.ServiceIdleTimeout,
-                "at least 00:00:01, or -00:00:00.001 (infinite) to never forget a service"));
-        }
-
+        errors.AddRange(options.ValidateMeshWide());
+        var balancers = _serviceOptions.Balancers.Names;
+        var resolvers = _serviceOptions.ResolverNames;
         foreach (var (service, serviceOptions) in options.Services)
         {
-            errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}", _serviceOptions.Balancers.Names));
+            errors.AddRange(serviceOptions.Validate($"{MeshClientOptions.SectionName}:Services:{service}", balancers, resolvers));
         }
 
         if (_configuration is not null)
         {
-            errors.AddRange(ConfigurationEndpointResolver.Validate(_configuration));
+            var mesh = _configuration.GetSection(MeshClientOptions.SectionName);
+            MeshConfigurationKeys.CheckMesh(mesh, errors);
+            foreach (var service in mesh.GetSection("Services").GetChildren())
+            {
+                MeshConfigurationKeys.CheckService(service, errors);
+            }
+
+            ValidateEndpointAddresses(_configuration, errors);
         }
 
         foreach (var client in _registrations.ClientNames)
         {
             var probe = new MeshServiceOptions();
             _serviceOptions.ApplyClientDelegates(client, probe);
-            errors.AddRange(probe.Validate($"AddMeshHandler options of client '{client}'", _serviceOptions.Balancers.Names));
+            errors.AddRange(probe.Validate($"AddMeshHandler options of client '{client}'", balancers, resolvers));
         }
 
+        errors = errors.Distinct(StringComparer.Ordinal).ToList();
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// Checks every endpoint value under <c>Services</c> (Microsoft.Extensions.ServiceDiscovery's schema) with the one
+    /// address grammar, whichever section a query would select: <c>Services:&lt;service&gt;:&lt;endpoint&gt;</c> is an
+    /// address or an array of them; <c>http</c> and <c>https</c> give a <c>host:port</c> value their scheme. Messages
+    /// name the key and never quote credentials.
+    /// </summary>
+    internal static void ValidateEndpointAddresses(IConfiguration configuration, List<string> errors)
+    {
+        foreach (var service in configuration.GetSection(ConfigurationEndpointResolver.SectionName).GetChildren())
+        {
+            foreach (var endpoints in service.GetChildren())
+            {
+                string scheme = endpoints.Key.Equals(Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase) ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
+                if (endpoints.Value is not null || !endpoints.GetChildren().Any())
+                {
+                    if (!EndpointAddress.TryParse(endpoints.Value, scheme, endpoints.Path, out _, out var error))
+                    {
+                        errors.Add(error);
+                    }
+
+                    continue;
+                }
+
+                foreach (var value in endpoints.GetChildren())
+                {
+                    if (!int.TryParse(value.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+                    {
+                        errors.Add($"'{value.Path}' is not an array element; '{endpoints.Path}' must be an address or an array of addresses.");
+                    }
+                    else if (!EndpointAddress.TryParse(value.Value, scheme, value.Path, out _, out var error))
+                    {
+                        errors.Add(error);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -27,6 +27,7 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddSingleton<MeshClientRegistrations>();
         services.TryAddSingleton<MeshServiceOptionsFactory>();
         services.TryAddSingleton(sp => new LoadBalancerFactory(sp.GetServices<ILoadBalancerFactory>()));
+        services.TryAddSingleton<MeshConfiguration>();
         services.TryAddSingleton<ServiceRegistry>();
         services.AddMetrics(); // IMeterFactory, for hosts that did not add it; adds nothing twice
         services.TryAddSingleton<MeshMetrics>();
@@ -62,7 +63,11 @@ public static class MeshClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(addresses);
         foreach (var address in addresses)
         {
-            _ = EndpointAddress.Parse(address); // fail now, naming the address, rather than on the first request
+            // Fail now, naming the service and the address (never its credentials), rather than on the first request.
+            if (!EndpointAddress.TryParse(address, Uri.UriSchemeHttp, $"AddStaticEndpoints(\"{serviceName}\")", out _, out var error))
+            {
+                throw new FormatException(error);
+            }
         }
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, StaticEndpointResolver>());

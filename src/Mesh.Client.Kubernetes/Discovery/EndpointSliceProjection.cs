@@ -158,7 +158,10 @@ internal static class EndpointSliceProjection
         return result;
     }
 
-    /// <summary>The one place this package builds a mesh address (the core's address type is being split out of <c>Endpoint</c>).</summary>
+    /// <summary>
+    /// The one place this package builds a mesh address, through the core's strict address grammar: an address it rejects
+    /// (not an IP literal or RFC 1123 name, a port out of range) throws <see cref="ArgumentException"/> and is skipped.
+    /// </summary>
     internal static EndpointAddress CreateAddress(string scheme, string host, int port, string? zone, IReadOnlyDictionary<string, string>? metadata) =>
         new(scheme, host, port, zone: zone, metadata: metadata);
 

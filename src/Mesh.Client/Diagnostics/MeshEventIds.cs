@@ -20,6 +20,8 @@ internal static class MeshEventIds
     public const int ServicesForgotten = 10;
     public const int OptionsReloaded = 11;
     public const int OptionsReloadRejected = 12;
+    public const int ClientOptionsReloadRejected = 13;
+    public const int MeshOptionsReloadRejected = 14;
 
     // DNS resolver: 20-39.
     public const int DnsResolved = 20;

@@ -76,6 +76,9 @@ internal sealed class MeshMetrics : IDisposable
     /// <summary>Whether the endpoint tag is recorded (<see cref="MeshClientOptions.IncludeEndpointInMetrics"/>).</summary>
     public bool IncludeEndpoint => _includeEndpoint;
 
+    /// <summary>Takes a reloaded <see cref="MeshClientOptions.IncludeEndpointInMetrics"/> (the registry follows the mesh's configuration).</summary>
+    internal void SetIncludeEndpoint(bool include) => _includeEndpoint = include;
+
     /// <summary>The registry whose services the observable instruments report. Set once by the registry.</summary>
     internal void Observe(Func<IEnumerable<IObservedService>> services) => _services = services;
 

@@ -10,6 +10,14 @@ public sealed class MeshSnapshot
 
     /// <summary>Every service every client has used, ordered by client name, then service name.</summary>
     public required IReadOnlyList<ServiceSnapshot> Services { get; init; }
+
+    /// <summary>
+    /// Configuration reloads the mesh rejected and that are still in place, one message per section (<c>Mesh</c>, or a
+    /// <c>Mesh:Services:&lt;name&gt;</c>), each naming the bad keys as start-up would; the last good options stay in force
+    /// meanwhile. Empty when the configuration in force is the configuration given. (A rejected endpoint list shows as
+    /// its service's <see cref="ServiceSnapshot.LastError"/>.)
+    /// </summary>
+    public IReadOnlyList<string> RejectedConfiguration { get; init; } = [];
 }
 
 /// <summary>One service as one client uses it.</summary>

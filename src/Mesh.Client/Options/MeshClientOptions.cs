@@ -4,6 +4,15 @@ namespace Mesh.Client;
 /// Options for the mesh as a whole, bound from the configuration section <c>Mesh</c> when an
 /// <c>IConfiguration</c> is registered.
 /// </summary>
+/// <remarks>
+/// Invalid values fail start-up with a message naming the key, and so do keys under <c>Mesh</c> that name no setting
+/// and enums given as numbers. The values reload live with configuration: <see cref="PassThroughUnknownHosts"/> from
+/// the next request, <see cref="ServiceIdleTimeout"/> from the next idle sweep, <see cref="IncludeEndpointInMetrics"/>
+/// from the next measurement; each service's <c>Mesh:Services:&lt;name&gt;</c> entry on its own. A reloaded value that
+/// fails validation is rejected with the start-up message, logged once, listed in
+/// <c>MeshSnapshot.RejectedConfiguration</c>, and the last good options stay in force. The mesh reads these options
+/// through its own reload, not through <c>IOptionsMonitor&lt;MeshClientOptions&gt;</c>.
+/// </remarks>
 public sealed class MeshClientOptions
 {
     /// <summary>The configuration section these options bind from: <c>Mesh</c>.</summary>
@@ -39,6 +48,19 @@ public sealed class MeshClientOptions
     /// Default: 10 minutes (at least 1 second).
     /// </summary>
     public TimeSpan ServiceIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Checks the mesh-wide values (not <see cref="Services"/>); one message per bad value, naming the key.</summary>
+    internal IReadOnlyList<string> ValidateMeshWide()
+    {
+        var errors = new List<string>();
+        if (ServiceIdleTimeout != Timeout.InfiniteTimeSpan && ServiceIdleTimeout < TimeSpan.FromSeconds(1))
+        {
+            errors.Add(MeshServiceOptions.Bad(SectionName, nameof(ServiceIdleTimeout), ServiceIdleTimeout,
+                "at least 00:00:01, or -00:00:00.001 (infinite) to never forget a service"));
+        }
+
+        return errors;
+    }
 
     /// <summary>Values configuration held that could not be converted, reported by start-up validation.</summary>
     internal List<string> BindingErrors { get; } = [];

@@ -98,7 +98,8 @@ public sealed class MeshServiceOptions
     /// </summary>
     /// <param name="keyPrefix">Where these options came from, e.g. <c>Mesh:Services:catalog</c>.</param>
     /// <param name="balancers">The balancer names services may select; <see langword="null"/> skips that check.</param>
-    internal IReadOnlyList<string> Validate(string keyPrefix, IReadOnlyList<string>? balancers = null)
+    /// <param name="resolvers">The names of the registered resolvers; <see langword="null"/> skips that check.</param>
+    internal IReadOnlyList<string> Validate(string keyPrefix, IReadOnlyList<string>? balancers = null, IReadOnlyList<string>? resolvers = null)
     {
         var errors = new List<string>();
         if (balancers is not null && !balancers.Contains(Balancer ?? string.Empty, StringComparer.OrdinalIgnoreCase))
@@ -116,6 +117,11 @@ public sealed class MeshServiceOptions
         if (Resolver is not null && string.IsNullOrWhiteSpace(Resolver))
         {
             errors.Add(Bad(keyPrefix, nameof(Resolver), Resolver, "a resolver name, or absent"));
+        }
+        else if (Resolver is not null && resolvers is not null && !resolvers.Contains(Resolver, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add(Bad(keyPrefix, nameof(Resolver), Resolver,
+                resolvers.Count == 0 ? "the name of a registered resolver, and none is registered" : $"one of the registered resolvers: {string.Join(", ", resolvers)}"));
         }
 
         if (ResolutionTimeout <= TimeSpan.Zero || ResolutionTimeout > TimeSpan.FromMinutes(10))
@@ -185,7 +191,41 @@ public sealed class MeshServiceOptions
         }
     }
 
-    /// <summary>Formats one validation error: <c>'prefix:Key' is 'value'; expected ...</c>.</summary>
+    /// <summary>
+    /// Checks one <c>Mesh:Services:&lt;name&gt;</c> section as configuration gives it, before any client's delegate: keys
+    /// that name no setting, enums given as numbers, values the binder cannot convert, then every value. Start-up and a
+    /// reload check a section with this, so a rejected reload says what start-up would have said.
+    /// </summary>
+    internal static IReadOnlyList<string> CheckConfiguration(Microsoft.Extensions.Configuration.IConfigurationSection service,
+        IReadOnlyList<string>? balancers, IReadOnlyList<string>? resolvers)
+    {
+        var errors = new List<string>();
+        MeshConfigurationKeys.CheckService(service, errors);
+        var options = new MeshServiceOptions();
+        if (TryBind(service, options) is { } bindingError)
+        {
+            errors.Add(bindingError);
+            return errors;
+        }
+
+        errors.AddRange(options.Validate(service.Path, balancers, resolvers));
+        return errors;
+    }
+
+    /// <summary>Binds <paramref name="section"/> into <paramref name="options"/>; returns the binder's message when a value cannot be converted.</summary>
+    internal static string? TryBind(Microsoft.Extensions.Configuration.IConfigurationSection section, MeshServiceOptions options)
+    {
+        try
+        {
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(section, options);
+            return null;
+        }
+        catch (InvalidOperationException ex)
+        {
+            return ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}";
+        }
+    }
+
     /// <summary>Bounded loads' factor: absent (off), or 1.0 to 100 (Envoy's <c>hash_balance_factor</c> is at least 1).</summary>
     internal static void ValidateBalanceFactor(string keyPrefix, double? factor, List<string> errors)
     {
@@ -195,6 +235,7 @@ public sealed class MeshServiceOptions
         }
     }
 
+    /// <summary>Formats one validation error: <c>'prefix:Key' is 'value'; expected ...</c>.</summary>
     internal static string Bad(string keyPrefix, string key, object? value, string expected) =>
         $"'{keyPrefix}:{key}' is '{value}'; expected {expected}.";
 }

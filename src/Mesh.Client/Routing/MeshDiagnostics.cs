@@ -28,7 +28,7 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
             int byClient = string.CompareOrdinal(a.ClientName, b.ClientName);
             return byClient != 0 ? byClient : string.CompareOrdinal(a.ServiceName, b.ServiceName);
         });
-        return new MeshSnapshot { Timestamp = now, Services = services };
+        return new MeshSnapshot { Timestamp = now, Services = services, RejectedConfiguration = _registry.Configuration.Rejections };
     }
 
     private static ServiceSnapshot Snapshot(ServiceState state, long nowTicks, DateTimeOffset now)

@@ -1,4 +1,5 @@
 using Mesh.Client.Balancing;
+using Mesh.Client.Discovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -11,9 +12,9 @@ namespace Mesh.Client.Routing;
 /// </summary>
 internal sealed class MeshServiceOptionsFactory
 {
-    private readonly IConfiguration? _configuration;
     private readonly IConfigureOptions<MeshServiceOptions>[] _setups;
     private readonly IPostConfigureOptions<MeshServiceOptions>[] _postSetups;
+    private readonly Lazy<IReadOnlyList<string>> _resolverNames;
 
     public MeshServiceOptionsFactory(IEnumerable<IConfigureOptions<MeshServiceOptions>> setups,
         IEnumerable<IPostConfigureOptions<MeshServiceOptions>> postSetups, IServiceProvider services, LoadBalancerFactory? balancers = null)
@@ -21,30 +22,34 @@ internal sealed class MeshServiceOptionsFactory
         Balancers = balancers ?? new LoadBalancerFactory();
         _setups = setups.ToArray();
         _postSetups = postSetups.ToArray();
-        _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
+        _resolverNames = new Lazy<IReadOnlyList<string>>(() =>
+            ((IEnumerable<IEndpointResolver>?)services.GetService(typeof(IEnumerable<IEndpointResolver>)) ?? []).Select(r => r.Name).ToArray());
     }
-
-    /// <summary>Builds and validates; throws <see cref="OptionsValidationException"/> naming each bad key.</summary>
-    /// <summary>A token that fires when configuration reloads, or null without configuration.</summary>
-    public Microsoft.Extensions.Primitives.IChangeToken? GetReloadToken() => _configuration?.GetReloadToken();
 
     /// <summary>The balancers services may select.</summary>
     public LoadBalancerFactory Balancers { get; }
 
-    public MeshServiceOptions Create(string clientName, string serviceName)
+    /// <summary>The names of the registered resolvers, which <see cref="MeshServiceOptions.Resolver"/> may name.</summary>
+    public IReadOnlyList<string> ResolverNames => _resolverNames.Value;
+
+    /// <summary>
+    /// Builds and validates: defaults, then <paramref name="section"/> (the service's last good
+    /// <c>Mesh:Services:&lt;service&gt;</c>, if any), then the client's delegates. Throws
+    /// <see cref="OptionsValidationException"/> naming each bad key.
+    /// </summary>
+    public MeshServiceOptions Create(string clientName, string serviceName, IConfigurationSection? section)
     {
         var options = new MeshServiceOptions();
-        var section = _configuration?.GetSection($"{MeshClientOptions.SectionName}:Services:{serviceName}");
         string source = $"{MeshClientOptions.SectionName}:Services:{serviceName}";
-        if (section is not null && section.Exists())
+        if (section is not null && section.Exists() && MeshServiceOptions.TryBind(section, options) is { } bindingError)
         {
-            section.Bind(options);
+            throw new OptionsValidationException(clientName, typeof(MeshServiceOptions), [bindingError]);
         }
 
         ApplyClientDelegates(clientName, options);
         // Messages name the configuration key as start-up validation does (a delegate's own values are validated at
         // start-up under "AddMeshHandler options of client ..."), so a rejected reload reads as start-up said it.
-        var errors = options.Validate(source, Balancers.Names);
+        var errors = options.Validate(source, Balancers.Names, ResolverNames);
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(clientName, typeof(MeshServiceOptions), errors);

@@ -24,33 +24,38 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly ConcurrentDictionary<string, ClientServices> _clients = new(StringComparer.Ordinal);
     private readonly IEndpointResolver[] _resolvers;
     private readonly MeshServiceOptionsFactory _optionsFactory;
-    private readonly IOptionsMonitor<MeshClientOptions> _clientOptions;
+    private readonly MeshConfiguration _configuration;
+    private readonly ConcurrentDictionary<(string Client, string Service), MeshServiceOptions> _lastGoodOptions = new();
     private readonly ILoggerFactory _loggerFactory;
     private readonly Lock _createLock = new();
     private readonly MeshMetrics? _metrics;
     private readonly ILogger _logger;
     private ITimer? _idleSweep;
-    private readonly IDisposable _reloadSubscription;
     private bool _disposed;
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
-        IOptionsMonitor<MeshClientOptions> clientOptions, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
+        MeshConfiguration configuration, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
         MeshMetrics? metrics = null)
     {
         _resolvers = resolvers.ToArray();
         _optionsFactory = optionsFactory;
-        _clientOptions = clientOptions;
+        _configuration = configuration;
         TimeProvider = timeProvider;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _metrics = metrics;
         metrics?.Observe(() => All);
         _logger = _loggerFactory.CreateLogger("Mesh.Client.Routing");
-        _reloadSubscription = ChangeToken.OnChange(optionsFactory.GetReloadToken, ReloadOptions);
+        metrics?.SetIncludeEndpoint(configuration.Options.IncludeEndpointInMetrics);
+        configuration.Changed += OnConfigurationChanged;
     }
 
     public TimeProvider TimeProvider { get; }
 
-    public MeshClientOptions ClientOptions => _clientOptions.CurrentValue;
+    /// <summary>The mesh-wide options in force (the last good ones; they reload).</summary>
+    public MeshClientOptions ClientOptions => _configuration.Options;
+
+    /// <summary>The last good configuration, and the reloads it rejected.</summary>
+    public MeshConfiguration Configuration => _configuration;
 
     /// <summary>Creates the handler heartbeats send through (one per service); tests replace it. Default: a SocketsHttpHandler.</summary>
     internal Func<HttpMessageHandler>? ProbeHandlerFactory { get; set; }
@@ -71,7 +76,7 @@ internal sealed partial class ServiceRegistry : IDisposable
         var schemes = ParseSchemes(key.Scheme);
         var (serviceName, endpointName) = ParseHost(key.Host);
         var query = new EndpointQuery(serviceName, schemes, endpointName);
-        var options = _optionsFactory.Create(client.Name, serviceName);
+        var options = CreateOptions(client.Name, serviceName);
         var asked = new List<string>(_resolvers.Length);
         resolversAsked = asked;
 
@@ -124,39 +129,78 @@ internal sealed partial class ServiceRegistry : IDisposable
     }
 
     /// <summary>
-    /// Configuration reloaded: every live service takes its options again (configuration, then its client's delegates).
-    /// Options that fail validation are rejected with the start-up message and the service keeps its last good ones;
-    /// nothing is thrown into the configuration's reload callback.
+    /// The options a new service state starts with: its last good configuration, then the client's delegates. When that
+    /// combination is invalid (configuration and a delegate that each passed start-up but not together), the options the
+    /// same client last used for the service, if any; otherwise the request fails with a <see cref="MeshException"/>
+    /// naming the keys. Never an <see cref="OptionsValidationException"/> out of a request.
     /// </summary>
-    internal void ReloadOptions()
+    private MeshServiceOptions CreateOptions(string clientName, string serviceName)
     {
+        if (!_configuration.TryGetService(serviceName, out var section, out var rejection))
+        {
+            throw new MeshException(serviceName,
+                $"Service '{serviceName}' has no valid options: its configuration was rejected and no earlier version was good. {rejection}");
+        }
+
+        try
+        {
+            var options = _optionsFactory.Create(clientName, serviceName, section);
+            _lastGoodOptions[(clientName, serviceName)] = options;
+            return options;
+        }
+        catch (OptionsValidationException ex)
+        {
+            if (_lastGoodOptions.TryGetValue((clientName, serviceName), out var lastGood))
+            {
+                return lastGood;
+            }
+
+            throw new MeshException(serviceName, $"The options of service '{serviceName}' for client '{clientName}' are invalid: {ex.Message}", ex);
+        }
+    }
+
+    private void OnConfigurationChanged(IReadOnlyCollection<string> services)
+    {
+        _metrics?.SetIncludeEndpoint(_configuration.Options.IncludeEndpointInMetrics);
+        ReloadOptions(services);
+    }
+
+    /// <summary>
+    /// Configuration reloaded and <paramref name="services"/> took new configuration: each of their live states takes its
+    /// options again (configuration, then its client's delegates). Options that fail validation together are rejected
+    /// with the start-up message and the service keeps its last good ones; nothing is thrown into the configuration's
+    /// reload callback. (A service whose configuration itself is invalid never gets here: <see cref="MeshConfiguration"/>
+    /// rejected it.)
+    /// </summary>
+    internal void ReloadOptions(IReadOnlyCollection<string> services)
+    {
+        var names = new HashSet<string>(services, StringComparer.OrdinalIgnoreCase);
         foreach (var client in _clients.Values)
         {
             foreach (var state in client.All)
             {
-                MeshServiceOptions options;
-                try
+                if (!names.Contains(state.ServiceName) || !_configuration.TryGetService(state.ServiceName, out var section, out _))
                 {
-                    options = _optionsFactory.Create(client.Name, state.ServiceName);
-                }
-                catch (OptionsValidationException ex)
-                {
-                    Log.OptionsReloadRejected(_logger, state.ServiceName, client.Name, ex.Message);
-                    continue;
-                }
-                catch (Exception ex) when (ex is InvalidOperationException or FormatException)
-                {
-                    // The binder could not convert a value (a misspelled enum, a malformed TimeSpan).
-                    Log.OptionsReloadRejected(_logger, state.ServiceName, client.Name, ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}");
                     continue;
                 }
 
+                MeshServiceOptions options;
+                try
+                {
+                    options = _optionsFactory.Create(client.Name, state.ServiceName, section);
+                }
+                catch (OptionsValidationException ex)
+                {
+                    Log.ClientOptionsReloadRejected(_logger, state.ServiceName, client.Name, ex.Message);
+                    continue;
+                }
+
+                _lastGoodOptions[(client.Name, state.ServiceName)] = options;
                 state.ApplyOptions(options, () => _optionsFactory.Balancers.Create(state.ServiceName, options, TimeProvider));
                 Log.OptionsReloaded(_logger, state.ServiceName, client.Name);
             }
         }
     }
-
 
     /// <summary>Starts the idle sweep when the first service is created (background work starts lazily).</summary>
     internal void EnsureIdleSweep()
@@ -217,9 +261,9 @@ internal sealed partial class ServiceRegistry : IDisposable
             Message = "Service '{Service}' of client '{Client}' took its reloaded options.")]
         public static partial void OptionsReloaded(ILogger logger, string service, string client);
 
-        [LoggerMessage(EventId = MeshEventIds.OptionsReloadRejected, Level = LogLevel.Error,
-            Message = "Reloaded options of service '{Service}' (client '{Client}') are invalid and were not applied; the last good options stay in force. {Errors}")]
-        public static partial void OptionsReloadRejected(ILogger logger, string service, string client, string errors);
+        [LoggerMessage(EventId = MeshEventIds.ClientOptionsReloadRejected, Level = LogLevel.Error,
+            Message = "Reloaded options of service '{Service}' with the AddMeshHandler options of client '{Client}' are invalid and were not applied; the last good options stay in force. {Errors}")]
+        public static partial void ClientOptionsReloadRejected(ILogger logger, string service, string client, string errors);
 
         [LoggerMessage(EventId = MeshEventIds.ServicesForgotten, Level = LogLevel.Debug,
             Message = "Forgot {Count} services of client '{Client}' unused for {IdleTimeout}; their watches stopped.")]
@@ -264,7 +308,7 @@ internal sealed partial class ServiceRegistry : IDisposable
 
             _disposed = true;
             _idleSweep?.Dispose();
-            _reloadSubscription.Dispose();
+            _configuration.Changed -= OnConfigurationChanged;
         }
 
         foreach (var client in _clients.Values)

@@ -28,6 +28,11 @@ public sealed class EndpointSliceProjectionTests
             .Select(e => e.Host).ToList();
 
     [Fact]
+    public void Addresses_the_core_grammar_rejects_are_skipped_and_the_rest_of_the_slice_counts() =>
+        Assert.Equal(["10.0.0.1", "10.0.0.2"], Merge(null, 1, Slice("IPv4",
+            Endpoint("10.0.0.1"), Endpoint("10.0.0.9@evil.example"), Endpoint("a b"), Endpoint("127.1"), Endpoint("10.0.0.3/x?"), Endpoint("10.0.0.2"))));
+
+    [Fact]
     public void Missing_conditions_mean_ready_as_the_API_reference_says() =>
         Assert.Equal(["10.0.0.1"], Merge(null, 1, Slice("IPv4", new V1Endpoint { Addresses = ["10.0.0.1"] })));
 

@@ -29,12 +29,104 @@ public sealed class EndpointAddressTests
     [InlineData("catalog:0", "invalid port")]
     [InlineData("catalog:70000", "invalid port")]
     [InlineData("ftp://files:21", "scheme 'ftp'")]
-    [InlineData("http://catalog:80/api", "path or query")]
+    [InlineData("http://catalog:80/api", "path, query or fragment")]
     [InlineData("fe80::1:80", "ambiguous")]
     public void Parse_rejects_bad_addresses_saying_why(string text, string reason)
     {
         var error = Assert.Throws<FormatException>(() => EndpointAddress.Parse(text));
         Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string> BadForms => new()
+    {
+        // Each of these was once accepted and sent somewhere else than written (issue 12).
+        { "127.0.0.1@evil.example:5101", "user information" },
+        { "http://127.0.0.1@evil.example:5101", "user information" },
+        { "http://admin:hunter2@10.0.0.1:80", "user information" },
+        { "evil.example/x?:5101", "path, query or fragment" },
+        { "127.0.0.1#frag:5101", "path, query or fragment" },
+        { "http://catalog:80?x=1", "path, query or fragment" },
+        { "http://catalog:80#top", "path, query or fragment" },
+        { "a b:5101", "not a DNS name" },
+        { "http://a b:5101", "not a DNS name" },
+        { "http://127.0.0.1:0", "invalid port" },
+        { "http://127.0.0.1:65536", "invalid port" },
+        { "127.0.0.1:+80", "invalid port" },
+        { "127.0.0.1:", "invalid port" },
+        { "127.1:80", "not an IPv4 address" },
+        { "0x7f.0.0.1:80", "not an IPv4 address" },
+        { "010.0.0.1:80", "not an IPv4 address" },
+        { "256.0.0.1:80", "not an IPv4 address" },
+        { "under_score:80", "not a DNS name" },
+        { "-lead.example:80", "not a DNS name" },
+        { "double..dot:80", "not a DNS name" },
+        { "trailing.dot.:80", "not a DNS name" },
+        { "[fe80::1%eth0]:80", "not an IPv6 address" },
+        { "[not-v6]:80", "not an IPv6 address" },
+        { "[::1]x:80", "after the IPv6 address" },
+        { "http://:80", "no host" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadForms))]
+    public void Every_lax_form_is_rejected_saying_why_and_Parse_throws_only_FormatException(string text, string reason)
+    {
+        Assert.False(EndpointAddress.TryParse(text, "http", "Services:catalog:http:0", out var endpoint, out var error));
+        Assert.Null(endpoint);
+        Assert.StartsWith("'Services:catalog:http:0' is '", error, StringComparison.Ordinal);
+        Assert.Contains(reason, error, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => EndpointAddress.Parse(text));
+    }
+
+    [Theory]
+    [InlineData("http://admin:hunter2@10.0.0.1:80", "'http://***@10.0.0.1:80'")]
+    [InlineData("admin:hunter2@10.0.0.1:80", "'***@10.0.0.1:80'")]
+    [InlineData("https://x:hunter2@h:1/p?token=hunter2", "'https://***@h:1/p?***'")]
+    [InlineData("h:1/p#hunter2", "'h:1/p#***'")]
+    public void Errors_never_quote_credentials_query_or_fragment(string text, string shown)
+    {
+        Assert.False(EndpointAddress.TryParse(text, "http", "Services:catalog:http", out _, out var error));
+
+        Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
+        Assert.Contains($"'Services:catalog:http' is {shown}", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", Assert.Throws<FormatException>(() => EndpointAddress.Parse(text)).Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", Assert.Throws<ArgumentException>(() => new EndpointAddress("http", text, 80)).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("LOCALHOST:5101", "localhost:5101")]
+    [InlineData("HTTP://LocalHost:5101/", "localhost:5101")]
+    [InlineData("[0:0:0:0:0:0:0:1]:80", "[::1]:80")]
+    [InlineData("[FE80:0000::0001]:80", "[fe80::1]:80")]
+    [InlineData("bücher.example:80", "xn--bcher-kva.example:80")]
+    [InlineData("BÜCHER.example:80", "xn--bcher-kva.example:80")]
+    [InlineData("xn--bcher-kva.example:80", "xn--bcher-kva.example:80")]
+    [InlineData("10.0.0.7:8080", "10.0.0.7:8080")]
+    [InlineData("0.0.0.0:1", "0.0.0.0:1")]
+    [InlineData("a-1.b2.example:65535", "a-1.b2.example:65535")]
+    public void Spellings_of_one_address_have_one_canonical_key(string text, string authority)
+    {
+        var endpoint = EndpointAddress.Parse(text);
+
+        Assert.Equal(authority, endpoint.Authority);
+        Assert.Equal("http://" + authority, endpoint.Key);
+        Assert.True(Uri.TryCreate(endpoint.Key + "/x?y=1", UriKind.Absolute, out var uri)); // what the request path builds
+        Assert.Equal(endpoint.Port, uri.Port);
+    }
+
+    [Theory]
+    [InlineData("evil.example/x?")]
+    [InlineData("127.0.0.1@evil.example")]
+    [InlineData("a b")]
+    [InlineData("127.1")]
+    [InlineData("[::1")]
+    [InlineData("fe80::1%eth0")]
+    public void The_constructor_takes_the_same_host_grammar(string host)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new EndpointAddress("http", host, 80));
+        Assert.Equal("host", error.ParamName);
+        Assert.Equal("xn--bcher-kva.example", new EndpointAddress("http", "BÜCHER.Example", 80).Host);
+        Assert.Equal("::1", new EndpointAddress("http", "[0::1]", 80).Host);
     }
 
     [Fact]

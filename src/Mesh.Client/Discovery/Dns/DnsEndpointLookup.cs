@@ -86,7 +86,10 @@ internal sealed partial class DnsEndpointLookup
 
             foreach (var address in addresses)
             {
-                endpoints.Add(NewEndpoint(address, Port, weight: 1, priority: 0));
+                if (NewEndpoint(address, Port, weight: 1, priority: 0) is { } endpoint)
+                {
+                    endpoints.Add(endpoint);
+                }
             }
         }
 
@@ -94,9 +97,14 @@ internal sealed partial class DnsEndpointLookup
         return endpoints;
     }
 
-    /// <summary>The one place DNS answers become endpoint addresses.</summary>
-    private EndpointAddress NewEndpoint(IPAddress address, int port, int weight, int priority) =>
-        new(_scheme, address.ToString(), port, weight: weight, priority: priority);
+    /// <summary>
+    /// The one place DNS answers become endpoint addresses, through the address grammar every resolver shares. An IPv6
+    /// address with a zone (<c>fe80::1%eth0</c>) is not one the mesh can put in a request URI: it is left out.
+    /// </summary>
+    private EndpointAddress? NewEndpoint(IPAddress address, int port, int weight, int priority) =>
+        address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0
+            ? null
+            : new(_scheme, address.ToString(), port, weight: weight, priority: priority);
 
     private async Task ResolveSrvAsync(string srvName, List<EndpointAddress> endpoints, CancellationToken cancellationToken)
     {
@@ -165,7 +173,10 @@ internal sealed partial class DnsEndpointLookup
             foreach (var address in addresses)
             {
                 // SRV weight 0 means "rarely, when others have weight" (RFC 2782); endpoint weights start at 1.
-                endpoints.Add(NewEndpoint(address, record.Port, weight: Math.Max(1, (int)record.Weight), priority: record.Priority));
+                if (NewEndpoint(address, record.Port, weight: Math.Max(1, (int)record.Weight), priority: record.Priority) is { } endpoint)
+                {
+                    endpoints.Add(endpoint);
+                }
             }
         }
 
