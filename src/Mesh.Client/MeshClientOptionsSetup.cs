@@ -2,6 +2,7 @@ using Mesh.Client.Routing;
 using Mesh.Client.Discovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Mesh.Client;
 
@@ -51,9 +52,14 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
     private readonly IConfiguration? _configuration;
     private readonly MeshServiceOptionsFactory _serviceOptions;
     private readonly MeshClientRegistrations _registrations;
+    private readonly IOptions<ServiceDiscoveryOptions> _discoveryOptions;
+    private readonly IOptions<ConfigurationServiceEndpointProviderOptions> _discoverySection;
 
-    public MeshClientOptionsValidator(IServiceProvider services, MeshServiceOptionsFactory serviceOptions, MeshClientRegistrations registrations)
+    public MeshClientOptionsValidator(IServiceProvider services, MeshServiceOptionsFactory serviceOptions, MeshClientRegistrations registrations,
+        IOptions<ServiceDiscoveryOptions> discoveryOptions, IOptions<ConfigurationServiceEndpointProviderOptions> discoverySection)
     {
+        _discoveryOptions = discoveryOptions;
+        _discoverySection = discoverySection;
         _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
         _serviceOptions = serviceOptions;
         _registrations = registrations;
@@ -75,7 +81,7 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
 
         if (_configuration is not null)
         {
-            errors.AddRange(ConfigurationEndpointResolver.Validate(_configuration));
+            errors.AddRange(ConfigurationEndpointResolver.Validate(_configuration, _discoveryOptions.Value, _discoverySection.Value.SectionName));
         }
 
         foreach (var client in _registrations.ClientNames)
