@@ -140,7 +140,7 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
         var parsed = new List<(string Key, string? Value, ServiceEndpoint Endpoint)>(values.Count);
         foreach (var (key, value) in values)
         {
-            if (!ServiceEndpoint.TryParse(value, out var endpoint))
+            if (!TryParse(value, out var endpoint))
             {
                 error = $"'{key}' is '{value}': not an address; write host, host:port or a URI such as http://host:8080.";
                 return false;
@@ -197,6 +197,23 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
         }
 
         return errors;
+    }
+
+    /// <summary>
+    /// MESD's <see cref="ServiceEndpoint.TryParse"/>, where MESD fails (it throws for some values, such as
+    /// <c>10.0.0.1:eighty</c>, which it takes for a relative URI) failing as a bad value.
+    /// </summary>
+    private static bool TryParse(string? value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceEndpoint? endpoint)
+    {
+        try
+        {
+            return ServiceEndpoint.TryParse(value, out endpoint) && endpoint.EndPoint is not UriEndPoint { Uri.IsAbsoluteUri: false };
+        }
+        catch (InvalidOperationException)
+        {
+            endpoint = null;
+            return false;
+        }
     }
 
     private static IConfigurationSection? SelectSection(IConfigurationSection service, EndpointQuery query, IReadOnlyList<string> schemes)
