@@ -47,6 +47,7 @@ web.Logging.ClearProviders();
 web.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
 var services = web.Services;
 services.AddMeshClient().AddStaticEndpoints("catalog", backends.Select(b => b.Address).ToArray());
+services.AddDemoMetrics(); // OpenTelemetry → Prometheus at /metrics, what samples/grafana's dashboard queries
 services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
     .AddMeshHandler(o =>
     {
@@ -79,8 +80,10 @@ services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog")
     });
 await using var app = web.Build();
 app.MapMeshDiagnostics("/mesh");
+app.MapDemoMetrics();
 await app.StartAsync();
 string pageUrl = app.Urls.First() + "/mesh";
+string metricsUrl = app.Urls.First() + DemoMetrics.Path;
 var client = app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
 var diagnostics = app.Services.GetRequiredService<IMeshDiagnostics>();
 string balancerName = options.Balancer?.ToString() ?? new MeshServiceOptions().Balancer + " (default)";
@@ -97,7 +100,7 @@ var callerLatencies = new List<double>();
 var errorKinds = new Dictionary<string, int>();
 var workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(() => WorkAsync(stop.Token))).ToArray();
 
-AnsiConsole.MarkupLine($"Mesh diagnostics page while the demo runs: [link]{Markup.Escape(pageUrl)}[/]");
+AnsiConsole.MarkupLine($"Mesh diagnostics page while the demo runs: [link]{Markup.Escape(pageUrl)}[/]; Prometheus metrics: [link]{Markup.Escape(metricsUrl)}[/]");
 if (AnsiConsole.Profile.Capabilities.Interactive)
 {
     await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async context =>

@@ -2,6 +2,7 @@ using Mesh.Client.Routing;
 using Mesh.Client.Discovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Mesh.Client;
 
@@ -51,9 +52,14 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
     private readonly IConfiguration? _configuration;
     private readonly MeshServiceOptionsFactory _serviceOptions;
     private readonly MeshClientRegistrations _registrations;
+    private readonly IOptions<ServiceDiscoveryOptions> _discoveryOptions;
+    private readonly IOptions<ConfigurationServiceEndpointProviderOptions> _discoverySection;
 
-    public MeshClientOptionsValidator(IServiceProvider services, MeshServiceOptionsFactory serviceOptions, MeshClientRegistrations registrations)
+    public MeshClientOptionsValidator(IServiceProvider services, MeshServiceOptionsFactory serviceOptions, MeshClientRegistrations registrations,
+        IOptions<ServiceDiscoveryOptions> discoveryOptions, IOptions<ConfigurationServiceEndpointProviderOptions> discoverySection)
     {
+        _discoveryOptions = discoveryOptions;
+        _discoverySection = discoverySection;
         _configuration = (IConfiguration?)services.GetService(typeof(IConfiguration));
         _serviceOptions = serviceOptions;
         _registrations = registrations;
@@ -79,7 +85,7 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
                 MeshConfigurationKeys.CheckService(service, errors);
             }
 
-            ValidateEndpointAddresses(_configuration, errors);
+            errors.AddRange(ConfigurationEndpointResolver.Validate(_configuration, _discoveryOptions.Value, _discoverySection.Value.SectionName));
         }
 
         foreach (var client in _registrations.ClientNames)
@@ -93,43 +99,6 @@ internal sealed class MeshClientOptionsValidator : IValidateOptions<MeshClientOp
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    /// <summary>
-    /// Checks every endpoint value under <c>Services</c> (Microsoft.Extensions.ServiceDiscovery's schema) with the one
-    /// address grammar, whichever section a query would select: <c>Services:&lt;service&gt;:&lt;endpoint&gt;</c> is an
-    /// address or an array of them; <c>http</c> and <c>https</c> give a <c>host:port</c> value their scheme. Messages
-    /// name the key and never quote credentials.
-    /// </summary>
-    internal static void ValidateEndpointAddresses(IConfiguration configuration, List<string> errors)
-    {
-        foreach (var service in configuration.GetSection(ConfigurationEndpointResolver.SectionName).GetChildren())
-        {
-            foreach (var endpoints in service.GetChildren())
-            {
-                string scheme = endpoints.Key.Equals(Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase) ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
-                if (endpoints.Value is not null || !endpoints.GetChildren().Any())
-                {
-                    if (!EndpointAddress.TryParse(endpoints.Value, scheme, endpoints.Path, out _, out var error))
-                    {
-                        errors.Add(error);
-                    }
-
-                    continue;
-                }
-
-                foreach (var value in endpoints.GetChildren())
-                {
-                    if (!int.TryParse(value.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
-                    {
-                        errors.Add($"'{value.Path}' is not an array element; '{endpoints.Path}' must be an address or an array of addresses.");
-                    }
-                    else if (!EndpointAddress.TryParse(value.Value, scheme, value.Path, out _, out var error))
-                    {
-                        errors.Add(error);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// <summary>One client <c>AddMeshHandler</c> was called for, so start-up can validate its delegates.</summary>

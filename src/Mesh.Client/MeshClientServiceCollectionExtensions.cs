@@ -6,6 +6,7 @@ using Mesh.Client.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -13,9 +14,10 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class MeshClientServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the mesh's core: the service registry, the configuration resolver (schema of
-    /// Microsoft.Extensions.ServiceDiscovery, section <c>Services</c>), options bound from <c>Mesh</c> and validated at
-    /// start-up. Calling it again is harmless (it adds nothing twice; <paramref name="configure"/> is still applied).
+    /// Adds the mesh's core: the service registry, the configuration resolver (schema and rules of
+    /// Microsoft.Extensions.ServiceDiscovery, section <c>Services</c>), the bridge that lets every
+    /// <c>IServiceEndpointProviderFactory</c> in DI resolve services (asked after the mesh's own resolvers), options
+    /// bound from <c>Mesh</c> and validated at start-up. Calling it again is harmless (it adds nothing twice; <paramref name="configure"/> is still applied).
     /// </summary>
     /// <returns>A builder to add resolvers and other parts through.</returns>
     public static IMeshClientBuilder AddMeshClient(this IServiceCollection services, Action<MeshClientOptions>? configure = null)
@@ -36,7 +38,10 @@ public static class MeshClientServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshClientOptions>, MeshClientOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshClientOptions>, MeshClientOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointResolver, ConfigurationEndpointResolver>(
-            sp => new ConfigurationEndpointResolver(sp.GetService<IConfiguration>())));
+            sp => new ConfigurationEndpointResolver(sp.GetService<IConfiguration>(),
+                sp.GetRequiredService<IOptions<ServiceDiscoveryOptions>>().Value,
+                sp.GetRequiredService<IOptions<ConfigurationServiceEndpointProviderOptions>>().Value.SectionName)));
+        services.TryAddSingleton<ServiceDiscoveryEndpointResolver>(); // asked last; see ServiceRegistry
         if (!services.Any(d => d.ServiceType == typeof(MeshClientMarker)))
         {
             services.AddSingleton<MeshClientMarker>();
@@ -75,7 +80,10 @@ public static class MeshClientServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>Registers a custom resolver, tried after those registered before it.</summary>
+    /// <summary>
+    /// Registers a custom resolver, tried after those registered before it (and before the
+    /// Microsoft.Extensions.ServiceDiscovery providers, which are always asked last).
+    /// </summary>
     public static IMeshClientBuilder AddResolver<TResolver>(this IMeshClientBuilder builder)
         where TResolver : class, IEndpointResolver
     {

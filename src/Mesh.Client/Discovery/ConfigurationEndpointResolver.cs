@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Mesh.Client.Discovery;
 
 /// <summary>
-/// Resolves services from configuration, in Microsoft.Extensions.ServiceDiscovery's schema, so an application that
-/// moves from it keeps its configuration as is:
+/// Resolves services from configuration, in Microsoft.Extensions.ServiceDiscovery's (MESD's) schema and by its rules,
+/// so an application that moves from it keeps its configuration as is:
 /// <code>
 /// "Services": {
 ///   "catalog": {
@@ -17,11 +18,21 @@ namespace Mesh.Client.Discovery;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The section under <c>Services:&lt;service&gt;</c> is chosen as ServiceDiscovery chooses it: the endpoint name from the
-/// URI (<c>http://_dashboard.catalog</c> → <c>dashboard</c>); otherwise the first of the URI's schemes that has a
-/// section (<c>https+http://catalog</c> tries <c>https</c>, then <c>http</c>); otherwise <c>default</c>. A value is a single
-/// string or an array; each is <c>host:port</c> (taking the section's scheme) or a URI. When the URI lists several
-/// schemes, URI values of the most preferred scheme present are kept.
+/// The section under <c>Services:&lt;service&gt;</c> is chosen as MESD's configuration provider chooses it: the
+/// endpoint name from the URI (<c>http://_dashboard.catalog</c> → <c>dashboard</c>); otherwise the first that exists of
+/// <c>default</c> and then the URI's schemes, in order (<c>https+http://catalog</c> tries <c>default</c>, <c>https</c>,
+/// <c>http</c>), the schemes limited to <c>ServiceDiscoveryOptions.AllowedSchemes</c> unless <c>AllowAllSchemes</c>. A
+/// value is a single string or an array; each is parsed by <c>ServiceEndpoint.TryParse</c>: <c>host</c>,
+/// <c>host:port</c> or a URI. URI values are kept only when their scheme is one of the query's, and only those of the
+/// most preferred scheme present; host values are always kept and take the request's scheme (the first of
+/// <c>https+http</c>) and, without a port, its default port. The section name is MESD's
+/// <c>ConfigurationServiceEndpointProviderOptions.SectionName</c> (<c>Services</c>).
+/// </para>
+/// <para>
+/// Where MESD would send to something the mesh cannot (a URI with a path, a scheme other than http or https), the
+/// value is reported as an error naming the key rather than routed differently. A service missing from configuration
+/// is not claimed (MESD would hand it to its pass-through provider, a DNS lookup of the name; the mesh raises
+/// <see cref="UnknownServiceException"/> unless <c>Mesh:PassThroughUnknownHosts</c>).
 /// </para>
 /// <para>
 /// Changes apply live: the resolver follows the configuration's reload token and republishes, so adding or removing an
@@ -31,15 +42,24 @@ namespace Mesh.Client.Discovery;
 /// </remarks>
 internal sealed class ConfigurationEndpointResolver : IEndpointResolver
 {
-    /// <summary>The configuration section services are read from: <c>Services</c>, as in Microsoft.Extensions.ServiceDiscovery.</summary>
+    /// <summary>The default section services are read from: <c>Services</c>, as in MESD.</summary>
     public const string SectionName = "Services";
 
+    private const string DefaultEndpointName = "default";
+
     private readonly IConfiguration? _configuration;
+    private readonly ServiceDiscoveryOptions _options;
+    private readonly string _sectionName;
 
     /// <summary>Creates the resolver over <paramref name="configuration"/>; with none it knows no service.</summary>
-    public ConfigurationEndpointResolver(IConfiguration? configuration)
+    /// <param name="configuration">The application's configuration.</param>
+    /// <param name="options">MESD's options (allowed schemes); default: every scheme allowed.</param>
+    /// <param name="sectionName">The section services are under; default <c>Services</c>.</param>
+    public ConfigurationEndpointResolver(IConfiguration? configuration, ServiceDiscoveryOptions? options = null, string? sectionName = null)
     {
         _configuration = configuration;
+        _options = options ?? new ServiceDiscoveryOptions();
+        _sectionName = string.IsNullOrWhiteSpace(sectionName) ? SectionName : sectionName;
     }
 
     /// <inheritdoc />
@@ -50,7 +70,7 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(observer);
-        if (_configuration is null || !_configuration.GetSection(SectionName).GetSection(query.ServiceName).Exists())
+        if (_configuration is null || !_configuration.GetSection(_sectionName).GetSection(query.ServiceName).Exists())
         {
             return null;
         }
@@ -60,9 +80,9 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
         return ChangeToken.OnChange(configuration.GetReloadToken, () => Publish(configuration, query, observer));
     }
 
-    private static void Publish(IConfiguration configuration, EndpointQuery query, IEndpointObserver observer)
+    private void Publish(IConfiguration configuration, EndpointQuery query, IEndpointObserver observer)
     {
-        if (TryRead(configuration, query, out var endpoints, out var error))
+        if (TryRead(configuration, query, _options, out var endpoints, out var error, _sectionName))
         {
             observer.OnEndpoints(endpoints);
         }
@@ -73,30 +93,33 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
     }
 
     /// <summary>
-    /// Reads the endpoints <paramref name="query"/> selects. False, with a message naming the key, when a value is bad
-    /// or the service's section disappeared.
+    /// Reads the endpoints <paramref name="query"/> selects, by MESD's rules. False, with a message naming the key, when
+    /// a value is bad or the service's section disappeared.
     /// </summary>
-    internal static bool TryRead(IConfiguration configuration, EndpointQuery query, out List<EndpointAddress> endpoints, out string? error)
+    internal static bool TryRead(IConfiguration configuration, EndpointQuery query, ServiceDiscoveryOptions? options,
+        out List<EndpointAddress> endpoints, out string? error, string sectionName = SectionName)
     {
+        options ??= new ServiceDiscoveryOptions();
         endpoints = [];
         error = null;
-        var service = configuration.GetSection(SectionName).GetSection(query.ServiceName);
+        var service = configuration.GetSection(sectionName).GetSection(query.ServiceName);
         if (!service.Exists())
         {
-            error = $"Configuration section '{SectionName}:{query.ServiceName}' was removed.";
+            error = $"Configuration section '{sectionName}:{query.ServiceName}' was removed.";
             return false;
         }
 
-        var (section, sectionName) = SelectSection(service, query);
+        bool includeAllSchemes = options.AllowAllSchemes && query.Schemes.Count == 0;
+        var schemes = options.ApplyAllowedSchemes(query.Schemes);
+        var section = SelectSection(service, query, schemes);
         if (section is null)
         {
             // The service is known but has nothing for these schemes: an empty set, which fails requests fast.
             return true;
         }
 
-        string defaultScheme = sectionName is "http" or "https" ? sectionName : query.Schemes.Count > 0 && query.Schemes[0] is "http" or "https" ? query.Schemes[0] : "http";
         var values = new List<(string Key, string? Value)>();
-        if (section.Value is not null)
+        if (!string.IsNullOrWhiteSpace(section.Value))
         {
             values.Add((section.Path, section.Value));
         }
@@ -114,49 +137,88 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
             }
         }
 
-        var parsed = new List<EndpointAddress>(values.Count);
+        var parsed = new List<(string Key, string? Value, ServiceEndpoint Endpoint)>(values.Count);
         foreach (var (key, value) in values)
         {
-            if (!EndpointAddress.TryParse(value, defaultScheme, out var endpoint, out var parseError))
+            if (!TryParse(value, out var endpoint))
             {
-                error = $"'{key}' is '{value}': {parseError}";
+                error = $"'{key}' is '{EndpointAddress.Describe(value)}': not an address; write host, host:port or a URI such as http://host:8080.";
                 return false;
             }
 
-            parsed.Add(endpoint);
+            parsed.Add((key, value, endpoint));
         }
 
-        // Several acceptable schemes: keep endpoints of the most preferred scheme present (ServiceDiscovery's rule).
-        int best = int.MaxValue;
-        foreach (var endpoint in parsed)
+        // URI values: only the query's schemes, and of those the most preferred present (MESD's rule).
+        int best = schemes.Count;
+        foreach (var (_, _, endpoint) in parsed)
         {
-            int rank = IndexOf(query.Schemes, endpoint.Scheme);
-            best = rank >= 0 ? Math.Min(best, rank) : best;
-        }
-
-        foreach (var endpoint in parsed)
-        {
-            int rank = IndexOf(query.Schemes, endpoint.Scheme);
-            if (query.Schemes.Count == 0 || rank == best || best == int.MaxValue)
+            if (endpoint.EndPoint is UriEndPoint uri && IndexOf(schemes, uri.Uri.Scheme) is int rank && rank >= 0 && rank < best)
             {
-                endpoints.Add(endpoint);
+                best = rank;
             }
+        }
+
+        foreach (var (key, value, endpoint) in parsed)
+        {
+            if (!includeAllSchemes && endpoint.EndPoint is UriEndPoint uri && IndexOf(schemes, uri.Uri.Scheme) is int rank && (rank < 0 || rank > best))
+            {
+                continue;
+            }
+
+            // The mesh's one address grammar for every value it uses: MESD's parser reads 127.0.0.1@evil.example:5101 as a
+            // user name and a host, and drops a fragment without a word.
+            if (!IsStrictAddress(value, key, out error))
+            {
+                return false;
+            }
+
+            if (!ServiceDiscoveryQueries.TryMap(endpoint, query, options, out var address, out var mapError))
+            {
+                error = $"'{key}' is '{EndpointAddress.Describe(value)}': {mapError}";
+                return false;
+            }
+
+            endpoints.Add(address);
         }
 
         return true;
     }
 
+    /// <summary>
+    /// Whether <paramref name="value"/> follows <see cref="EndpointAddress"/>'s grammar: a URI or <c>host:port</c>, or a
+    /// bare host (MESD gives it the scheme's default port). The message names the key and never quotes credentials.
+    /// </summary>
+    private static bool IsStrictAddress(string? value, string key, out string? error)
+    {
+        var text = value?.Trim();
+        if (!string.IsNullOrEmpty(text) && !text.Contains("://", StringComparison.Ordinal) && text.IndexOf(':') < 0)
+        {
+            text = "http://" + text; // a bare host: checked as a URI with the default port
+        }
+
+        if (EndpointAddress.TryParse(text, Uri.UriSchemeHttp, key, out _, out error))
+        {
+            return true;
+        }
+
+        // Quote the value as written, not the URI it was checked as.
+        error = error!.Replace($"'{EndpointAddress.Describe(text)}'", $"'{EndpointAddress.Describe(value)}'", StringComparison.Ordinal);
+        return false;
+    }
+
     /// <summary>Checks every value under <c>Services</c>; returns one message per bad value.</summary>
-    internal static IReadOnlyList<string> Validate(IConfiguration configuration)
+    internal static IReadOnlyList<string> Validate(IConfiguration configuration, ServiceDiscoveryOptions? options = null, string sectionName = SectionName)
     {
         var errors = new List<string>();
-        foreach (var service in configuration.GetSection(SectionName).GetChildren())
+        foreach (var service in configuration.GetSection(sectionName).GetChildren())
         {
             foreach (var endpointSection in service.GetChildren())
             {
+                // Each section read as a named endpoint, with its own scheme (or http): every value is checked.
                 var schemes = endpointSection.Key is "http" or "https" ? new[] { endpointSection.Key } : ["http"];
-                var query = new EndpointQuery(service.Key, schemes, endpointSection.Key is "http" or "https" ? null : endpointSection.Key);
-                if (!TryRead(configuration, query, out _, out var error) && error is not null)
+                var query = new EndpointQuery(service.Key, schemes, endpointSection.Key);
+                if (!TryRead(configuration, query, options, out _, out var error, sectionName) && error is not null)
                 {
                     errors.Add(error);
                 }
@@ -166,32 +228,54 @@ internal sealed class ConfigurationEndpointResolver : IEndpointResolver
         return errors;
     }
 
-    private static (IConfigurationSection? Section, string Name) SelectSection(IConfigurationSection service, EndpointQuery query)
+    /// <summary>
+    /// MESD's <see cref="ServiceEndpoint.TryParse"/>, where MESD fails (it throws for some values, such as
+    /// <c>10.0.0.1:eighty</c>, which it takes for a relative URI) failing as a bad value.
+    /// </summary>
+    private static bool TryParse(string? value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceEndpoint? endpoint)
     {
-        if (query.EndpointName is { } named)
+        try
         {
-            var section = service.GetSection(named);
-            return section.Exists() ? (section, named) : (null, named);
+            return ServiceEndpoint.TryParse(value, out endpoint) && endpoint.EndPoint is not UriEndPoint { Uri.IsAbsoluteUri: false };
+        }
+        catch (InvalidOperationException)
+        {
+            endpoint = null;
+            return false;
+        }
+    }
+
+    private static IConfigurationSection? SelectSection(IConfigurationSection service, EndpointQuery query, IReadOnlyList<string> schemes)
+    {
+        if (!string.IsNullOrWhiteSpace(query.EndpointName))
+        {
+            var named = service.GetSection(query.EndpointName);
+            return named.Exists() ? named : null;
         }
 
-        foreach (var scheme in query.Schemes)
+        var fallback = service.GetSection(DefaultEndpointName);
+        if (fallback.Exists())
+        {
+            return fallback;
+        }
+
+        foreach (var scheme in schemes)
         {
             var section = service.GetSection(scheme);
             if (section.Exists())
             {
-                return (section, scheme);
+                return section;
             }
         }
 
-        var fallback = service.GetSection("default");
-        return fallback.Exists() ? (fallback, "default") : (null, "default");
+        return null;
     }
 
     private static int IndexOf(IReadOnlyList<string> list, string value)
     {
         for (int i = 0; i < list.Count; i++)
         {
-            if (string.Equals(list[i], value, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(list[i], value, StringComparison.Ordinal))
             {
                 return i;
             }

@@ -5,8 +5,9 @@ namespace Mesh.Client.Discovery;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Resolvers are tried in the order they were registered; the first whose <see cref="Watch"/> returns a watch owns
-/// the service (a service can also name its resolver: <c>Mesh:Services:&lt;name&gt;:Resolver</c>). A resolver that does
+/// Resolvers are tried in the order they were registered (configuration first, as <c>AddMeshClient</c> adds it), then
+/// the Microsoft.Extensions.ServiceDiscovery providers in DI, always last; the first whose <see cref="Watch"/> returns a
+/// watch owns the service (a service can also name its resolver: <c>Mesh:Services:&lt;name&gt;:Resolver</c>). A resolver that does
 /// not know a name returns <see langword="null"/> at once, so the next one can try; it must not claim names it can
 /// only guess at (a misspelled service must surface as <see cref="UnknownServiceException"/>, not as a lookup of a
 /// made-up host).

@@ -35,9 +35,11 @@ internal sealed partial class ServiceRegistry : IDisposable
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
         MeshConfiguration configuration, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
-        MeshMetrics? metrics = null)
+        MeshMetrics? metrics = null, ServiceDiscoveryEndpointResolver? serviceDiscovery = null)
     {
-        _resolvers = resolvers.ToArray();
+        // The mesh's resolvers in registration order (configuration first, as AddMeshClient adds it), then the MESD
+        // provider bridge: its providers usually accept any name, so they come after every resolver that can say no.
+        _resolvers = serviceDiscovery is { HasProviders: true } ? [.. resolvers, serviceDiscovery] : resolvers.ToArray();
         _optionsFactory = optionsFactory;
         _configuration = configuration;
         TimeProvider = timeProvider;
@@ -73,9 +75,9 @@ internal sealed partial class ServiceRegistry : IDisposable
     /// </summary>
     internal ServiceState? Create(ClientServices client, RouteKey key, out IReadOnlyList<string> resolversAsked)
     {
-        var schemes = ParseSchemes(key.Scheme);
-        var (serviceName, endpointName) = ParseHost(key.Host);
-        var query = new EndpointQuery(serviceName, schemes, endpointName);
+        // MESD's own parser: https+http:// lists schemes in order of preference, _dashboard.catalog names an endpoint.
+        var query = ServiceDiscoveryQueries.Parse(key.Scheme, key.Host);
+        var serviceName = query.ServiceName;
         var options = CreateOptions(client.Name, serviceName);
         var asked = new List<string>(_resolvers.Length);
         resolversAsked = asked;
@@ -268,33 +270,6 @@ internal sealed partial class ServiceRegistry : IDisposable
         [LoggerMessage(EventId = MeshEventIds.ServicesForgotten, Level = LogLevel.Debug,
             Message = "Forgot {Count} services of client '{Client}' unused for {IdleTimeout}; their watches stopped.")]
         public static partial void ServicesForgotten(ILogger logger, int count, string client, TimeSpan idleTimeout);
-    }
-
-    private static string[] ParseSchemes(string scheme)
-    {
-        // "https+http" lists acceptable schemes in order of preference (Microsoft.Extensions.ServiceDiscovery).
-        var parts = scheme.Split('+', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        for (int i = 0; i < parts.Length; i++)
-        {
-            parts[i] = parts[i].ToLowerInvariant();
-        }
-
-        return parts;
-    }
-
-    private static (string Service, string? EndpointName) ParseHost(string host)
-    {
-        // "_dashboard.catalog" names the endpoint "dashboard" of service "catalog" (ServiceDiscovery's notation).
-        if (host.Length > 1 && host[0] == '_')
-        {
-            int dot = host.IndexOf('.', StringComparison.Ordinal);
-            if (dot > 1 && dot < host.Length - 1)
-            {
-                return (host[(dot + 1)..], host[1..dot]);
-            }
-        }
-
-        return (host, null);
     }
 
     public void Dispose()

@@ -38,10 +38,27 @@ public sealed class ConfigurationEndpointResolverTests
     public void Https_plus_http_prefers_the_https_section_and_falls_back_to_http()
     {
         var both = Config(("Services:catalog:https:0", "10.0.0.1:443"), ("Services:catalog:http:0", "10.0.0.1:80"));
-        var httpOnly = Config(("Services:catalog:http:0", "10.0.0.1:80"));
+        var httpOnly = Config(("Services:catalog:http:0", "http://10.0.0.1:80"));
 
         Assert.Equal(["https://10.0.0.1:443"], Resolve(both, new EndpointQuery("catalog", ["https", "http"])));
         Assert.Equal(["http://10.0.0.1:80"], Resolve(httpOnly, new EndpointQuery("catalog", ["https", "http"])));
+    }
+
+    [Fact]
+    public void A_host_value_takes_the_request_first_scheme_not_its_section_name_as_MESD_sends_it()
+    {
+        // MESD's handler gives a host:port value the request's scheme, the first of https+http, whatever its section.
+        var httpOnly = Config(("Services:catalog:http:0", "10.0.0.1:80"));
+
+        Assert.Equal(["https://10.0.0.1:80"], Resolve(httpOnly, new EndpointQuery("catalog", ["https", "http"])));
+    }
+
+    [Fact]
+    public void The_default_section_comes_before_the_scheme_sections_as_in_MESD()
+    {
+        var configuration = Config(("Services:catalog:default:0", "10.0.0.1:80"), ("Services:catalog:http:0", "10.0.0.2:80"));
+
+        Assert.Equal(["http://10.0.0.1:80"], Resolve(configuration, new EndpointQuery("catalog", ["http"])));
     }
 
     [Fact]
