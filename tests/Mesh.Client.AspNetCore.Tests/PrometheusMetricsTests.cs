@@ -17,6 +17,15 @@ namespace Mesh.Client.AspNetCore.Tests;
 /// The demo's Prometheus endpoint (<see cref="DemoMetrics"/>, the OpenTelemetry exporter) on a free port, scraped over
 /// HTTP while traffic exercises every instrument, must carry every metric name the Grafana dashboard queries.
 /// </summary>
+/// <summary>
+/// Runs alone. The OpenTelemetry SDK selects meters by name process-wide (<c>AddMeter("Mesh.Client")</c>), so a mesh of
+/// another test running at the same time publishes the same instruments first and this provider drops this host's as
+/// duplicates. An application has one mesh per process; a test run has many.
+/// </summary>
+[CollectionDefinition(nameof(PrometheusMetricsTests), DisableParallelization = true)]
+public sealed class PrometheusRunsAlone;
+
+[Collection(nameof(PrometheusMetricsTests))]
 public sealed partial class PrometheusMetricsTests
 {
     [Fact]
