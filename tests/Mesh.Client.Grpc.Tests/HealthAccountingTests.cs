@@ -80,14 +80,15 @@ public sealed class HealthAccountingTests
         // A server stream whose deadline expires after its first message.
         backend.BeforeReply = null;
         backend.AfterStream = context => Task.Delay(Timeout.Infinite, context.CancellationToken);
-        using (var call = fleet.Client.StreamHellos(new HelloRequest { Name = "s", Count = 1 }, deadline: DateTime.UtcNow.AddMilliseconds(300)))
+        using (var call = fleet.Client.StreamHellos(new HelloRequest { Name = "s", Count = 1 }, deadline: DateTime.UtcNow.AddSeconds(1)))
         {
             Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
             var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
             Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
         }
 
-        Assert.Equal(4, backend.Calls);
+        // A unary call whose deadline passed before the server saw it (a loaded machine) is a deadline too.
+        Assert.InRange(backend.Calls, 2, 4);
         AssertNotCounted(fleet.Endpoint(backend));
     }
 
