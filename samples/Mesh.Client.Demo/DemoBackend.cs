@@ -50,7 +50,10 @@ internal sealed class DemoBackend : IAsyncDisposable
         {
             builder.Services.AddGrpc();
             builder.Services.AddSingleton(this);
-            builder.Services.AddSingleton<global::Grpc.HealthCheck.HealthServiceImpl>(); // SERVING: a slow backend is alive
+            // SERVING for the server's overall health (""): a slow backend is alive, only a dead one fails its heartbeat.
+            var health = new global::Grpc.HealthCheck.HealthServiceImpl();
+            health.SetStatus("", global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+            builder.Services.AddSingleton(health);
         }
 
         var app = builder.Build();
