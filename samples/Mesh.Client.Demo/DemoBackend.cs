@@ -2,6 +2,8 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Demo;
@@ -15,11 +17,15 @@ internal sealed class DemoBackend : IAsyncDisposable
 {
     private WebApplication? _app;
 
-    public DemoBackend(string name, TimeSpan baseLatency)
+    public DemoBackend(string name, TimeSpan baseLatency, bool grpc = false)
     {
         Name = name;
         BaseLatency = baseLatency;
+        Grpc = grpc;
     }
+
+    /// <summary>Serves gRPC (the Greeter and the standard health service) over h2c instead of HTTP/1.1.</summary>
+    public bool Grpc { get; }
 
     public string Name { get; }
 
@@ -38,9 +44,29 @@ internal sealed class DemoBackend : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, Port)); // Port 0 the first time: the OS picks.
+        // Port 0 the first time: the OS picks. gRPC without TLS is HTTP/2 with prior knowledge (h2c): HTTP/2 only.
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.Protocols = Grpc ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2));
+        if (Grpc)
+        {
+            builder.Services.AddGrpc();
+            builder.Services.AddSingleton(this);
+            // SERVING for the server's overall health (""): a slow backend is alive, only a dead one fails its heartbeat.
+            var health = new global::Grpc.HealthCheck.HealthServiceImpl();
+            health.SetStatus("", global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+            builder.Services.AddSingleton(health);
+        }
+
         var app = builder.Build();
-        app.Run(HandleAsync);
+        if (Grpc)
+        {
+            app.MapGrpcService<DemoGreeter>();
+            app.MapGrpcService<global::Grpc.HealthCheck.HealthServiceImpl>();
+        }
+        else
+        {
+            app.Run(HandleAsync);
+        }
+
         await app.StartAsync();
         Port = new Uri(app.Urls.First()).Port;
         _app = app;
@@ -62,13 +88,17 @@ internal sealed class DemoBackend : IAsyncDisposable
             return; // 200 at once: a slow backend is alive, only a dead one fails its heartbeat
         }
 
-        // Latency ~ N(base, base/10), never below 1 ms.
-        double u1 = 1 - Random.Shared.NextDouble(), u2 = Random.Shared.NextDouble();
-        double normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-        double ms = Math.Max(1, (BaseLatency.TotalMilliseconds + (normal * BaseLatency.TotalMilliseconds / 10)) * SlowFactor);
-        await Task.Delay(TimeSpan.FromMilliseconds(ms), context.RequestAborted);
+        await Task.Delay(NextLatency(), context.RequestAborted);
         context.Response.Headers["X-Backend"] = Name;
         await context.Response.WriteAsync(Name);
+    }
+
+    /// <summary>Latency ~ N(base, base/10) times <see cref="SlowFactor"/>, never below 1 ms.</summary>
+    public TimeSpan NextLatency()
+    {
+        double u1 = 1 - Random.Shared.NextDouble(), u2 = Random.Shared.NextDouble();
+        double normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        return TimeSpan.FromMilliseconds(Math.Max(1, (BaseLatency.TotalMilliseconds + (normal * BaseLatency.TotalMilliseconds / 10)) * SlowFactor));
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());

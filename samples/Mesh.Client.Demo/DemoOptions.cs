@@ -20,6 +20,8 @@ internal sealed record DemoOptions
 
     public bool Hedging { get; init; }
 
+    public bool Grpc { get; init; }
+
     public bool Help { get; init; }
 
     public static string Usage => $"""
@@ -35,6 +37,8 @@ internal sealed record DemoOptions
           --no-chaos             keep every backend healthy and fast (by default backend 1 turns slow
                                  for a while and the last backend dies and comes back)
           --no-health            turn off ejection, heartbeats and retries, to see what they save
+          --grpc                 the same story over gRPC: Grpc.AspNetCore backends (h2c), a Greeter client
+                                 from AddGrpcClient<T>().AddMeshHandler(), heartbeats on grpc.health.v1
           --hedging              send a second attempt to another backend when the first is slower
                                  than the service's p95 so far
           --help                 show this text
@@ -56,6 +60,7 @@ internal sealed record DemoOptions
                 "--no-chaos" => options with { Chaos = false },
                 "--no-health" => options with { Health = false },
                 "--hedging" => options with { Hedging = true },
+                "--grpc" => options with { Grpc = true },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'. Run with --help for the list."),
             };
         }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using Mesh.Client.Demo;
 using Mesh.Client.Diagnostics;
+using Mesh.Client.Grpc.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,7 +36,7 @@ if (options.Help)
 var backends = new List<DemoBackend>();
 for (int i = 0; i < options.Backends; i++)
 {
-    var backend = new DemoBackend($"backend-{i + 1}", TimeSpan.FromMilliseconds(20 + (i * 3)));
+    var backend = new DemoBackend($"backend-{i + 1}", TimeSpan.FromMilliseconds(20 + (i * 3)), options.Grpc);
     await backend.StartAsync();
     backends.Add(backend);
 }
@@ -48,36 +49,56 @@ web.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
 var services = web.Services;
 services.AddMeshClient().AddStaticEndpoints("catalog", backends.Select(b => b.Address).ToArray());
 services.AddDemoMetrics(); // OpenTelemetry → Prometheus at /metrics, what samples/grafana's dashboard queries
-services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
-    .AddMeshHandler(o =>
+void ConfigureMesh(MeshServiceOptions o)
+{
+    if (options.Balancer is { } balancer)
     {
-        if (options.Balancer is { } balancer)
-        {
-            o.Balancer = balancer;
-        }
+        o.Balancer = balancer;
+    }
 
-        if (options.Health)
+    if (options.Health)
+    {
+        // Shorter than production defaults so a demo of seconds shows ejection, probing and return.
+        o.PassiveHealth.BaseEjectionTime = TimeSpan.FromSeconds(3);
+        if (options.Grpc)
         {
-            // Shorter than production defaults so a demo of seconds shows ejection, probing and return.
-            o.PassiveHealth.BaseEjectionTime = TimeSpan.FromSeconds(3);
-            o.HealthCheck.Path = "/health";
-            o.HealthCheck.Interval = TimeSpan.FromSeconds(1);
-            o.HealthCheck.Timeout = TimeSpan.FromMilliseconds(500);
-            o.SlowStart.Window = TimeSpan.FromSeconds(5);
-            o.Timeouts.Attempt = TimeSpan.FromSeconds(2);
+            o.HealthCheck.GrpcService = ""; // grpc.health.v1.Health/Check, the server's overall health
         }
         else
         {
-            o.PassiveHealth.Enabled = false;
-            o.Retry.Enabled = false;
+            o.HealthCheck.Path = "/health";
         }
 
-        if (options.Hedging)
-        {
-            o.Hedging.Enabled = true;
-            o.Hedging.DelayPercentile = 95;
-        }
-    });
+        o.HealthCheck.Interval = TimeSpan.FromSeconds(1);
+        o.HealthCheck.Timeout = TimeSpan.FromMilliseconds(500);
+        o.SlowStart.Window = TimeSpan.FromSeconds(5);
+        o.Timeouts.Attempt = TimeSpan.FromSeconds(2);
+    }
+    else
+    {
+        o.PassiveHealth.Enabled = false;
+        o.Retry.Enabled = false;
+    }
+
+    if (options.Hedging)
+    {
+        o.Hedging.Enabled = true;
+        o.Hedging.DelayPercentile = 95;
+    }
+}
+
+if (options.Grpc)
+{
+    // The two lines gRPC users write: the Greeter client goes through the mesh, one pick per call.
+    services.AddGrpcClient<Greeter.GreeterClient>(o => o.Address = new Uri("http://catalog"))
+        .AddMeshHandler(ConfigureMesh);
+}
+else
+{
+    services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+        .AddMeshHandler(ConfigureMesh);
+}
+
 await using var app = web.Build();
 app.MapMeshDiagnostics("/mesh");
 app.MapDemoMetrics();
@@ -85,6 +106,7 @@ await app.StartAsync();
 string pageUrl = app.Urls.First() + "/mesh";
 string metricsUrl = app.Urls.First() + DemoMetrics.Path;
 var client = app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+var greeter = options.Grpc ? app.Services.GetRequiredService<Greeter.GreeterClient>() : null;
 var diagnostics = app.Services.GetRequiredService<IMeshDiagnostics>();
 string balancerName = options.Balancer?.ToString() ?? new MeshServiceOptions().Balancer + " (default)";
 
@@ -150,6 +172,30 @@ async Task WorkAsync(CancellationToken cancellationToken)
     while (!cancellationToken.IsCancellationRequested)
     {
         long start = Stopwatch.GetTimestamp();
+        if (greeter is not null)
+        {
+            try
+            {
+                var reply = await greeter.SayHelloAsync(new HelloRequest { Name = "demo" }, cancellationToken: cancellationToken);
+                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                stats[reply.Backend].Record(ms, Stopwatch.GetTimestamp());
+                lock (callerLatencies)
+                {
+                    callerLatencies.Add(ms);
+                }
+            }
+            catch (Grpc.Core.RpcException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Grpc.Core.RpcException ex)
+            {
+                CountError($"gRPC {ex.StatusCode}");
+            }
+
+            continue;
+        }
+
         try
         {
             using var response = await client.GetAsync(new Uri("/work", UriKind.Relative), cancellationToken);
@@ -275,7 +321,7 @@ Table BackendTable(bool overall)
 Rows Render()
 {
     var header = new Markup(
-        $"[bold]Mesh.Client demo[/]  service [aqua]catalog[/]  balancer [aqua]{Markup.Escape(balancerName)}[/]  " +
+        $"[bold]Mesh.Client demo[/]{(options.Grpc ? " (gRPC)" : "")}  service [aqua]catalog[/]  balancer [aqua]{Markup.Escape(balancerName)}[/]  " +
         $"t={clock.Elapsed.TotalSeconds:0.0}s / {options.Duration.TotalSeconds:0}s  " +
         $"requests {stats.Values.Sum(s => s.Requests):N0}  errors [{(Volatile.Read(ref errors) == 0 ? "green" : "red")}]{Volatile.Read(ref errors):N0}[/]" +
         $"{Environment.NewLine}live page: [link]{Markup.Escape(pageUrl)}[/]");

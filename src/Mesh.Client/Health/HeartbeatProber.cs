@@ -8,7 +8,8 @@ namespace Mesh.Client.Health;
 
 /// <summary>
 /// Background heartbeats for one service (active health checks, as YARP's and Envoy's): a GET to
-/// <see cref="ActiveHealthCheckOptions.Path"/> on each endpoint every <see cref="ActiveHealthCheckOptions.Interval"/>, through the
+/// <see cref="ActiveHealthCheckOptions.Path"/>, or a gRPC health check (<c>grpc.health.v1.Health/Check</c> for
+/// <see cref="ActiveHealthCheckOptions.GrpcService"/>), on each endpoint every <see cref="ActiveHealthCheckOptions.Interval"/>, through the
 /// prober's own handler (never back through the mesh). <see cref="ActiveHealthCheckOptions.UnhealthyThreshold"/> failures
 /// in a row set the endpoint's active opinion to unhealthy; <see cref="ActiveHealthCheckOptions.HealthyThreshold"/>
 /// successes set it to healthy.
@@ -121,19 +122,14 @@ internal sealed class HeartbeatProber : IDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         using var timer = _timeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), timeout,
             _options.Timeout, Timeout.InfiniteTimeSpan);
+        string what = _options.GrpcService is { } grpcService
+            ? (grpcService.Length == 0 ? GrpcHealthProtocol.Path : $"{GrpcHealthProtocol.Path} '{grpcService}'")
+            : $"GET {_options.Path}";
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get,
-                new Uri(string.Concat(endpoint.Scheme, Uri.SchemeDelimiter, endpoint.Authority, _options.Path), UriKind.Absolute));
-            if (_logicalHost)
-            {
-                request.Headers.Host = _serviceName;
-            }
-
-            using var response = await _invoker.SendAsync(request, timeout.Token).ConfigureAwait(false);
-            int status = (int)response.StatusCode;
-            healthy = _options.ExpectedStatusCodes is { } expected ? expected.Contains(status) : status is >= 200 and < 300;
-            detail = string.Create(CultureInfo.InvariantCulture, $"GET {_options.Path} answered {status}");
+            (healthy, detail) = _options.GrpcService is { } service
+                ? await ProbeGrpcAsync(endpoint, service, what, timeout.Token).ConfigureAwait(false)
+                : await ProbeHttpAsync(endpoint, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -142,12 +138,12 @@ internal sealed class HeartbeatProber : IDisposable
         catch (OperationCanceledException)
         {
             healthy = false;
-            detail = string.Create(CultureInfo.InvariantCulture, $"GET {_options.Path} timed out after {_options.Timeout.TotalSeconds:0.###} s");
+            detail = string.Create(CultureInfo.InvariantCulture, $"{what} timed out after {_options.Timeout.TotalSeconds:0.###} s");
         }
         catch (Exception ex) when (ex is not ObjectDisposedException)
         {
             healthy = false;
-            detail = $"GET {_options.Path} failed: {ex.Message}";
+            detail = $"{what} failed: {ex.Message}";
         }
 
         Interlocked.Increment(ref _probesCompleted);
@@ -158,6 +154,66 @@ internal sealed class HeartbeatProber : IDisposable
         }
 
         Record(endpoint, healthy, detail);
+    }
+
+    private async Task<(bool Healthy, string Detail)> ProbeHttpAsync(MeshEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            new Uri(string.Concat(endpoint.Scheme, Uri.SchemeDelimiter, endpoint.Authority, _options.Path), UriKind.Absolute));
+        if (_logicalHost)
+        {
+            request.Headers.Host = _serviceName;
+        }
+
+        using var response = await _invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        int status = (int)response.StatusCode;
+        bool healthy = _options.ExpectedStatusCodes is { } expected ? expected.Contains(status) : status is >= 200 and < 300;
+        return (healthy, string.Create(CultureInfo.InvariantCulture, $"GET {_options.Path} answered {status}"));
+    }
+
+    /// <summary>
+    /// The gRPC health protocol: a POST of <c>HealthCheckRequest { service }</c> to <c>grpc.health.v1.Health/Check</c> over
+    /// HTTP/2 (h2c for http endpoints, TLS with ALPN for https). Healthy when the call ends with <c>grpc-status</c> 0 and the
+    /// answer is <c>SERVING</c>.
+    /// </summary>
+    private async Task<(bool Healthy, string Detail)> ProbeGrpcAsync(MeshEndpoint endpoint, string service, string what, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post,
+            new Uri(string.Concat(endpoint.Scheme, Uri.SchemeDelimiter, endpoint.Authority, GrpcHealthProtocol.Path), UriKind.Absolute))
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(GrpcHealthProtocol.EncodeRequest(service)),
+        };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
+        request.Headers.TryAddWithoutValidation("TE", "trailers");
+        request.Headers.TryAddWithoutValidation("grpc-accept-encoding", "identity");
+        if (_logicalHost)
+        {
+            request.Headers.Host = _serviceName;
+        }
+
+        using var response = await _invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            return (false, string.Create(CultureInfo.InvariantCulture, $"{what} answered HTTP {(int)response.StatusCode}"));
+        }
+
+        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        // A trailers-only answer (an error before any message) carries grpc-status in its headers.
+        int? grpcStatus = FailureStatusSet.GrpcStatus(response.TrailingHeaders) ?? FailureStatusSet.GrpcStatus(response.Headers);
+        if (grpcStatus is not 0)
+        {
+            string code = grpcStatus is { } c ? GrpcHealthProtocol.CodeName(c) : "no grpc-status";
+            return (false, $"{what} ended with {code}");
+        }
+
+        if (!GrpcHealthProtocol.TryDecodeResponse(body, out int serving))
+        {
+            return (false, $"{what} answered a malformed HealthCheckResponse");
+        }
+
+        return (serving == GrpcHealthProtocol.Serving, $"{what} answered {GrpcHealthProtocol.StatusName(serving)}");
     }
 
     private void Record(MeshEndpoint endpoint, bool healthy, string detail)
