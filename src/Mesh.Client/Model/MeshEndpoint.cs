@@ -61,6 +61,24 @@ public sealed class MeshEndpoint
     internal EndpointHealth Health { get; } = new();
 
     /// <summary>
+    /// The request URIs rewritten to this endpoint, by the caller's URI as written (bounded by the request path; see
+    /// <c>Resilience/EndpointUri</c>). Valid for the record's life: its key, and so its scheme and authority, never change.
+    /// </summary>
+    internal RewrittenUris RewrittenUris =>
+        Volatile.Read(ref _rewrittenUris) ?? CreateRewrittenUris(); // created on first use: most records of a large service never take one
+
+    /// <summary>The most URIs <see cref="RewrittenUris"/> keeps.</summary>
+    internal const int RewrittenUriCapacity = 128;
+
+    private RewrittenUris? _rewrittenUris;
+
+    private RewrittenUris CreateRewrittenUris()
+    {
+        Interlocked.CompareExchange(ref _rewrittenUris, new RewrittenUris(RewrittenUriCapacity), null);
+        return _rewrittenUris!;
+    }
+
+    /// <summary>
     /// The weight a balancer should use at <paramref name="nowTicks"/> (monotonic <see cref="TimeSpan"/> ticks):
     /// <see cref="Weight"/> scaled by the slow-start ramp while the endpoint is new or freshly re-admitted, otherwise
     /// <see cref="Weight"/> itself. Lock-free, allocation-free: two volatile reads outside a ramp.
