@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Chaos;
 
-/// <summary>A Kestrel backend on loopback that answers 503 to 5 % of requests and hangs on 1 %; can be killed and restarted on its port.</summary>
+/// <summary>A Kestrel backend on loopback that answers 503 to 5 % of requests, hangs on 1 % and resets 1 % after the headers; can be killed and restarted on its port.</summary>
 internal sealed class ChaosBackend : IAsyncDisposable
 {
     private readonly Random _random;
@@ -79,6 +79,17 @@ internal sealed class ChaosBackend : IAsyncDisposable
             {
                 return;
             }
+        }
+
+        if (roll == 6)
+        {
+            // Headers, part of the body, then a reset: the caller must not see it (the mesh reads a small body inside
+            // the attempt and retries elsewhere).
+            context.Response.ContentLength = 100;
+            await context.Response.WriteAsync("partial");
+            await context.Response.Body.FlushAsync();
+            context.Abort();
+            return;
         }
 
         await context.Response.WriteAsync("ok");
