@@ -37,6 +37,7 @@ internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet status
         var lease = endpoint.Begin(timeProvider);
 
         Outcome<HttpResponseMessage> outcome;
+        attempts.OnSending();
         try
         {
             outcome = await callback(context, state).ConfigureAwait(false);
@@ -44,6 +45,10 @@ internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet status
         catch (Exception ex)
         {
             outcome = Outcome.FromException<HttpResponseMessage>(ex);
+        }
+        finally
+        {
+            attempts.OnAnswered();
         }
 
         AttemptOutcome classified;

@@ -70,6 +70,17 @@ internal sealed class RequestAttempts
     /// <inheritdoc cref="LastEndpoint"/>
     public AttemptOutcome LastOutcome { get; private set; }
 
+    /// <summary>Attempts sent and not yet answered (hedges run at once).</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    private int _inFlight;
+
+    /// <summary>An attempt is being sent.</summary>
+    public void OnSending() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>An attempt was answered, or failed.</summary>
+    public void OnAnswered() => Interlocked.Decrement(ref _inFlight);
+
     /// <summary>Attempts started so far.</summary>
     public int Attempts => Volatile.Read(ref _attempts);
 

@@ -211,7 +211,11 @@ internal sealed class ServicePipeline
         DelayGenerator = hedging.DelayPercentile is { } percentile
             ? _ => new(host.Latency?.GetPercentile(percentile) ?? hedging.Delay)
             : null,
-        ShouldHandle = args => new(AttemptClassification.IsRetryable(args.Outcome, statuses)),
+        // A retryable failure does not win while another attempt is still out: hedging waits for it. With none out, the
+        // failure goes to the retry strategy at once, which starts a fresh attempt with a fresh hedge of its own; a
+        // failure handled here would instead spend this request's hedge at once, leaving a later stall unhedged.
+        ShouldHandle = args => new(AttemptClassification.IsRetryable(args.Outcome, statuses)
+            && args.Context.Properties.GetValue(PipelineKeys.Attempts, null!).InFlight > 0),
         ActionGenerator = args =>
         {
             var attempts = args.PrimaryContext.Properties.GetValue(PipelineKeys.Attempts, null!);
