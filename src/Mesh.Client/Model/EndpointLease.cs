@@ -45,23 +45,24 @@ internal readonly struct EndpointLease
     {
         long now = _timeProvider.GetTimestamp();
         var elapsed = _timeProvider.GetElapsedTime(StartTimestamp, now);
-        Endpoint.Load.OnEnd();
+        long nowTicks = MonotonicClock.Ticks(_timeProvider, now);
+        Endpoint.Load.OnEnd(nowTicks);
         switch (outcome)
         {
             case AttemptOutcome.Canceled:
-                Endpoint.Load.RecordLowerBound(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                Endpoint.Load.RecordLowerBound(elapsed, nowTicks);
                 break;
             case AttemptOutcome.FailureStatus or AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout:
-                Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                Endpoint.Load.RecordFailure(elapsed, nowTicks);
                 break;
             default:
                 if (FailureStatusSet.PenalisesLatency(statusCode))
                 {
-                    Endpoint.Load.RecordFailure(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                    Endpoint.Load.RecordFailure(elapsed, nowTicks);
                 }
                 else
                 {
-                    Endpoint.Load.RecordRtt(elapsed, MonotonicClock.Ticks(_timeProvider, now));
+                    Endpoint.Load.RecordRtt(elapsed, nowTicks);
                 }
 
                 break;
