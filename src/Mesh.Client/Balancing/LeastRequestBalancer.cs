@@ -18,8 +18,9 @@ namespace Mesh.Client.Balancing;
 /// </para>
 /// <para>
 /// In-flight counts alone keep sending a replica that has just got stuck a share of new requests until its queue
-/// grows. So each candidate's count is multiplied by its stall factor: how many times its latency estimate its
-/// attempts have waited without any answer (<see cref="EndpointLoad.GetStallFactor(long)"/>, at least 1).
+/// grows. So each candidate's count is multiplied by its stall factor: how many times a normal answer's latency (the
+/// lower of the two candidates' last estimates) its attempts have waited without any answer
+/// (<see cref="EndpointLoad.GetStallFactor(long, double)"/>, at least 1).
 /// </para>
 /// <para>A pick takes no lock and allocates nothing.</para>
 /// </remarks>
@@ -89,6 +90,13 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
         MeshEndpoint? best = null;
         double bestScore = 0;
         var (first, second) = PickHelpers.TwoDistinct(_random, routable.Length);
+
+        // A normal answer's latency, for the stall factor: the lower of the two candidates' last estimates, so a replica
+        // whose own estimate a stall already raised (its first slow answers) is still measured against a healthy one.
+        var loads = state.Loads;
+        double reference = loads[first].InFlight == 0 && loads[second].InFlight == 0
+            ? 0
+            : Math.Min(loads[first].GetLastEstimateTicks(), loads[second].GetLastEstimateTicks());
         for (int c = 0; c < _choiceCount; c++)
         {
             int index = c switch
@@ -102,7 +110,7 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
                 continue;
             }
 
-            double score = Score(state, index, now, ref clockNow);
+            double score = Score(state, index, now, reference, ref clockNow);
             if (best is null || score > bestScore)
             {
                 best = routable[index];
@@ -149,7 +157,7 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
                 continue;
             }
 
-            double score = Score(state, index, now, ref clockNow);
+            double score = Score(state, index, now, 0, ref clockNow);
             if (best is null || score > bestScore)
             {
                 best = routable[index];
@@ -163,12 +171,13 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
     /// <summary>
     /// Higher is better: minus the in-flight count, or Envoy's weighted score with unequal weights or while a ramp runs
     /// (<paramref name="rampNow"/> is not <see cref="SlowStartRamp.None"/>). The in-flight count (plus one) is multiplied
-    /// by the endpoint's stall factor (<see cref="EndpointLoad.GetStallFactor(long)"/>): attempts that have waited k
-    /// times its latency estimate without any answer count k times, so a replica that has just got stuck stops looking
+    /// by the endpoint's stall factor (<see cref="EndpointLoad.GetStallFactor(long, double)"/>): attempts that have waited
+    /// k times <paramref name="reference"/> (the lower of the two candidates' last estimates; with more choices or a full
+    /// scan, when it is 0, the endpoint's own) without any answer count k times, so a replica that has just got stuck stops looking
     /// as cheap as its short queue. The clock is read at most once per pick, and only when a candidate has attempts in
     /// flight (<paramref name="clockNow"/> is <see cref="long.MinValue"/> until then).
     /// </summary>
-    private double Score(State state, int index, long rampNow, ref long clockNow)
+    private double Score(State state, int index, long rampNow, double reference, ref long clockNow)
     {
         var load = state.Loads[index];
         int inFlight = load.InFlight;
@@ -180,7 +189,7 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
                 clockNow = rampNow != SlowStartRamp.None ? rampNow : _clock.NowTicks();
             }
 
-            active *= load.GetStallFactor(clockNow);
+            active *= load.GetStallFactor(clockNow, reference > 0 ? reference : load.GetLastEstimateTicks());
         }
 
         bool ramping = rampNow != SlowStartRamp.None;

@@ -94,23 +94,21 @@ internal sealed class EndpointLoad
     public long GetStallTicks(long nowTicks) =>
         Volatile.Read(ref _inFlight) == 0 ? 0 : Math.Max(0, nowTicks - Volatile.Read(ref _busySinceTicks));
 
+    /// <summary>The last latency estimate as recorded (not decayed; the seed before any sample), in <see cref="TimeSpan"/> ticks.</summary>
+    public double GetLastEstimateTicks() => Volatile.Read(ref _stampTicks) == long.MinValue
+        ? SeedRttTicks
+        : BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
+
     /// <summary>
-    /// How many times longer than its last latency estimate (undecayed; the seed before any sample) attempts have waited
-    /// on this endpoint without an answer, at least 1: what the least-request balancer multiplies the in-flight
-    /// count by, so a stuck replica's short queue stops looking cheap before its first slow answer comes back.
+    /// How many times <paramref name="referenceTicks"/> (a normal answer's latency, for example the lower of two
+    /// candidates' last estimates) attempts have waited on this endpoint without an answer, at least 1: what the
+    /// least-request balancer multiplies the in-flight count by, so a stuck replica's short queue stops looking cheap
+    /// before its first slow answer comes back.
     /// </summary>
-    public double GetStallFactor(long nowTicks)
+    public double GetStallFactor(long nowTicks, double referenceTicks)
     {
         long stall = GetStallTicks(nowTicks);
-        if (stall == 0)
-        {
-            return 1;
-        }
-
-        double estimate = Volatile.Read(ref _stampTicks) == long.MinValue
-            ? SeedRttTicks
-            : BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
-        return stall > estimate ? stall / Math.Max(estimate, 1) : 1;
+        return stall > referenceTicks ? stall / Math.Max(referenceTicks, 1) : 1;
     }
 
     /// <summary>
