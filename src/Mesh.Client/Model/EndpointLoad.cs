@@ -179,6 +179,7 @@ internal sealed class EndpointLoad
     /// decayed toward zero for the time since it was recorded, so an idle endpoint becomes attractive again.
     /// The seed latency before the first sample.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public double GetRttEstimateTicks(long nowTicks)
     {
         long stamp = Volatile.Read(ref _stampTicks);
@@ -199,6 +200,7 @@ internal sealed class EndpointLoad
     /// that has just got stuck is at least that slow, and it says so before its first slow answer arrives (tower's
     /// Peak-EWMA likewise takes a dropped request's elapsed time as a lower bound).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public double GetCost(long nowTicks)
     {
         int inFlight = Volatile.Read(ref _inFlight);

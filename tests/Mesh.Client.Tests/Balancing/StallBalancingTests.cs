@@ -203,4 +203,26 @@ public sealed class StallBalancingTests
             Assert.True(picks[0] > total / 4 / 2, $"set[0] got {picks[0]} of {total} picks after it recovered");
         }
     }
+    [Fact]
+    public void LeastRequest_measures_a_stall_against_the_healthier_candidates_estimate()
+    {
+        var set = TwoWarmEndpoints();
+        var balancer = Balancer("LeastRequest", set);
+
+        // set[0]'s first stuck answers raised its own estimate to 2 s.
+        var slow = set[0].Begin(_time);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        slow.Complete(AttemptOutcome.Success, 200);
+
+        // It takes another attempt and 300 ms pass without an answer: short of its own 2 s estimate, but six times
+        // set[1]'s 50 ms. set[1] has two fresh attempts in flight.
+        _ = set[0].Begin(_time);
+        _time.Advance(TimeSpan.FromMilliseconds(300));
+        _ = set[1].Begin(_time);
+        _ = set[1].Begin(_time);
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Same(set[1], balancer.PickOne()); // set[0]: (1 + 1) × 6 = 12 > set[1]: 2 + 1
+        }
+    }
 }
