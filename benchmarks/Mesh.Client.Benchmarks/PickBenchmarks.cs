@@ -15,7 +15,7 @@ public class PickBenchmarks
     private ILoadBalancer _balancer = null!;
     private int _next;
 
-    [Params("RoundRobin", "WeightedRoundRobin", "PeakEwma", "LeastRequest", "RingHash", "Maglev")]
+    [Params("RoundRobin", "WeightedRoundRobin", "PeakEwma", "PeakEwma-before15", "LeastRequest", "LeastRequest-before15", "RingHash", "Maglev")]
     public string Policy { get; set; } = "RoundRobin";
 
     [Params(10, 100, 1_000, 10_000)]
@@ -30,6 +30,8 @@ public class PickBenchmarks
             "WeightedRoundRobin" => new WeightedRoundRobinBalancer(),
             "PeakEwma" => new PeakEwmaBalancer(),
             "LeastRequest" => new LeastRequestBalancer(),
+            "PeakEwma-before15" => new Before15.PeakEwmaBalancerBefore15(), // the policies as they were before issue 15
+            "LeastRequest-before15" => new Before15.LeastRequestBalancerBefore15(),
             "RingHash" => new RingHashBalancer(),
             "Maglev" => new MaglevBalancer(),
             _ => throw new ArgumentException(Policy),

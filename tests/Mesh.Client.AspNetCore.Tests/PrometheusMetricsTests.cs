@@ -54,6 +54,7 @@ public sealed partial class PrometheusMetricsTests
             o.Balancer = BalancerNames.RoundRobin;             // every backend gets traffic
             o.Retry.BudgetPercent = 1;                          // the failing backend exhausts the retry budget
             o.Retry.MinRetriesPerSecond = 1;
+            o.PassiveHealth.Enabled = false;                    // ...which it can only do while it stays in rotation
         });
         web.Services.AddHttpClient("hedged", c => c.BaseAddress = new Uri("http://catalog")).AddMeshHandler(o =>
         {

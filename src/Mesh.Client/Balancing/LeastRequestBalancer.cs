@@ -10,14 +10,17 @@ namespace Mesh.Client.Balancing;
 /// </summary>
 /// <remarks>
 /// <para>
-/// In-flight counts react to a slow endpoint only once its queue grows, so least request keeps sending a stuck replica
-/// a share of traffic proportional to how long its requests take; <see cref="PeakEwmaBalancer"/> also weighs latency.
-/// </para>
-/// <para>
 /// With slow start (<see cref="SlowStartOptions"/>), a new or re-admitted endpoint's weight is scaled by its ramp
 /// (<see cref="MeshEndpoint.EffectiveWeight(long)"/>) and the weighted score is used while any ramp runs, even when the
-/// weights are equal (Envoy's least request with <c>slow_start_config</c>). Only then does a pick read the clock: the
-/// published structure carries a flag that the first pick after the last ramp's end clears.
+/// weights are equal (Envoy's least request with <c>slow_start_config</c>). For the ramp, a pick reads the clock only then: the
+/// published structure carries a flag that the first pick after the last ramp's end clears. Otherwise the clock is read
+/// only when a candidate has attempts in flight (for the stall factor below).
+/// </para>
+/// <para>
+/// In-flight counts alone keep sending a replica that has just got stuck a share of new requests until its queue
+/// grows. So each candidate's count is multiplied by its stall factor: how many times a normal answer's latency (the
+/// lower of the two candidates' last estimates) its attempts have waited without any answer
+/// (<see cref="EndpointLoad.GetStallFactor(long, double)"/>, at least 1).
 /// </para>
 /// <para>A pick takes no lock and allocates nothing.</para>
 /// </remarks>
@@ -78,14 +81,22 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
 
         // Envoy's noHostsAreInSlowStart: a ramp's weights are read only while one may be running.
         long now = state.Ramping ? RampNow(state) : SlowStartRamp.None;
+        long clockNow = long.MinValue;
         if (_fullScan)
         {
-            return Scan(state, now, context);
+            return Scan(state, now, ref clockNow, context);
         }
 
-        MeshEndpoint? best = null;
+        int best = -1;
         double bestScore = 0;
         var (first, second) = PickHelpers.TwoDistinct(_random, routable.Length);
+
+        // A normal answer's latency, for the stall factor: the lower of the two candidates' last estimates, so a replica
+        // whose own estimate a stall already raised (its first slow answers) is still measured against a healthy one.
+        var loads = state.Loads;
+        double reference = loads[first].InFlight == 0 && loads[second].InFlight == 0
+            ? 0
+            : Math.Min(loads[first].GetLastEstimateTicks(), loads[second].GetLastEstimateTicks());
         for (int c = 0; c < _choiceCount; c++)
         {
             int index = c switch
@@ -99,15 +110,16 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
                 continue;
             }
 
-            double score = Score(state, index, now);
-            if (best is null || score > bestScore)
+            double score = Score(state, index, now, reference, ref clockNow);
+            if (best < 0 || score > bestScore)
             {
-                best = routable[index];
+                best = index;
                 bestScore = score;
             }
         }
 
-        return best ?? Scan(state, now, context);
+        // The winner's endpoint is read once, after the comparison: one array read less per pick than per candidate.
+        return best >= 0 ? routable[best] : Scan(state, now, ref clockNow, context);
     }
 
     /// <summary>
@@ -127,7 +139,7 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
     }
 
     /// <summary>The best allowed endpoint of all, scanning from a random start so ties spread.</summary>
-    private MeshEndpoint? Scan(State state, long now, in PickContext context)
+    private MeshEndpoint? Scan(State state, long now, ref long clockNow, in PickContext context)
     {
         var routable = state.Routable;
         int start = _random.Next(routable.Length);
@@ -146,7 +158,7 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
                 continue;
             }
 
-            double score = Score(state, index, now);
+            double score = Score(state, index, now, 0, ref clockNow);
             if (best is null || score > bestScore)
             {
                 best = routable[index];
@@ -159,20 +171,36 @@ internal sealed class LeastRequestBalancer : ILoadBalancer
 
     /// <summary>
     /// Higher is better: minus the in-flight count, or Envoy's weighted score with unequal weights or while a ramp runs
-    /// (<paramref name="now"/> is not <see cref="SlowStartRamp.None"/>).
+    /// (<paramref name="rampNow"/> is not <see cref="SlowStartRamp.None"/>). The in-flight count (plus one) is multiplied
+    /// by the endpoint's stall factor (<see cref="EndpointLoad.GetStallFactor(long, double)"/>): attempts that have waited
+    /// k times <paramref name="reference"/> (the lower of the two candidates' last estimates; with more choices or a full
+    /// scan, when it is 0, the endpoint's own) without any answer count k times, so a replica that has just got stuck stops looking
+    /// as cheap as its short queue. The clock is read at most once per pick, and only when a candidate has attempts in
+    /// flight (<paramref name="clockNow"/> is <see cref="long.MinValue"/> until then).
     /// </summary>
-    private double Score(State state, int index, long now)
+    private double Score(State state, int index, long rampNow, double reference, ref long clockNow)
     {
-        int inFlight = state.Loads[index].InFlight;
-        bool ramping = now != SlowStartRamp.None;
-        if (!state.Weighted && !ramping)
+        var load = state.Loads[index];
+        int inFlight = load.InFlight;
+        double active = inFlight + 1;
+        if (inFlight != 0)
         {
-            return -inFlight;
+            if (clockNow == long.MinValue)
+            {
+                clockNow = rampNow != SlowStartRamp.None ? rampNow : _clock.NowTicks();
+            }
+
+            active *= load.GetStallFactor(clockNow, reference > 0 ? reference : load.GetLastEstimateTicks());
         }
 
-        double active = inFlight + 1;
+        bool ramping = rampNow != SlowStartRamp.None;
+        if (!state.Weighted && !ramping)
+        {
+            return -active;
+        }
+
         double divisor = _bias == 1.0 ? active : _bias == 0.0 ? 1.0 : Math.Pow(active, _bias);
-        double weight = ramping ? state.Routable[index].EffectiveWeight(now) : state.Weights[index];
+        double weight = ramping ? state.Routable[index].EffectiveWeight(rampNow) : state.Weights[index];
         return weight / divisor;
     }
 

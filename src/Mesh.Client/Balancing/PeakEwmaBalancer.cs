@@ -17,6 +17,13 @@ namespace Mesh.Client.Balancing;
 /// traffic.
 /// </para>
 /// <para>
+/// The estimate learns only when an answer arrives, so the attempts still waiting also speak: when an endpoint's
+/// attempts have waited longer than its estimate without any answer (the stall, <see cref="EndpointLoad.GetStallTicks(long)"/>,
+/// a lower bound on the age of its oldest attempt in flight), the stall is its latency for the cost. A replica that has
+/// just got stuck loses picks once its oldest attempt is older than a normal answer, not after its first slow answer
+/// returns.
+/// </para>
+/// <para>
 /// Latency is measured by the mesh from sending the request to receiving the response headers (body transfer is
 /// not included), on the service's <see cref="TimeProvider"/>.
 /// </para>

@@ -62,6 +62,7 @@ internal readonly struct EndpointLease
         long now = _timeProvider.GetTimestamp();
         var elapsed = _timeProvider.GetElapsedTime(StartTimestamp, now);
         long nowTicks = MonotonicClock.Ticks(_timeProvider, now);
+        Endpoint.Load.OnAnswered(nowTicks);
         switch (outcome)
         {
             case AttemptOutcome.Canceled:

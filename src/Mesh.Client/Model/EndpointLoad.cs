@@ -1,13 +1,26 @@
 namespace Mesh.Client;
 
 /// <summary>
-/// The live load of one endpoint: requests in flight and a peak-sensitive, exponentially weighted latency
-/// estimate (Peak-EWMA, as in Finagle and tower). Updated when an attempt completes; read by balancers.
+/// The live load of one endpoint: requests in flight, how long they have waited without any answer, and a
+/// peak-sensitive, exponentially weighted latency estimate (Peak-EWMA, as in Finagle and tower). Updated when an
+/// attempt starts and completes; read by balancers.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Every member is lock-free. The latency estimate and its time stamp are two fields written without a lock:
 /// two attempts completing at the same instant may lose one sample, and a reader may pair a new estimate with
 /// the previous stamp. Both effects are bounded by one sample and are the price of a pick that never waits.
+/// </para>
+/// <para>
+/// The stall (<see cref="GetStallTicks(long)"/>): the time since the endpoint last answered anything while attempts
+/// waited on it, or since it became busy. One time stamp, written when in-flight goes from 0 to 1 (the attempt's start)
+/// and on every completion (its end). It is a lower bound on the age of the oldest attempt in flight: the attempts in
+/// flight when the stamp was last moved to a completion started before it, and an attempt that started after it
+/// while none were left moved it to its own start. So a stuck replica, which answers nothing, shows a stall that grows
+/// from its oldest waiting attempt, before any slow answer comes back, while a replica that keeps answering (one hung
+/// long poll among fast requests, say) shows none. A reader that sees a new in-flight count with the previous stamp
+/// overstates one endpoint's stall for one pick; that is bounded by the time since its last completion.
+/// </para>
 /// </remarks>
 internal sealed class EndpointLoad
 {
@@ -21,6 +34,9 @@ internal sealed class EndpointLoad
     private long _estimateBits = BitConverter.DoubleToInt64Bits(DefaultSeedRtt.Ticks);
     private long _stampTicks = long.MinValue; // no sample yet
     private long _completed;
+    private long _busySinceTicks; // see GetStallTicks
+    private int _awaiting; // attempts in flight that have not had their answer (headers or failure)
+    private double _inverseDecayTicks = 1.0 / DefaultDecay.Ticks;
 
     /// <summary>Attempts started and not yet completed.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -32,7 +48,15 @@ internal sealed class EndpointLoad
     public TimeSpan SeedRtt { get; internal set; } = DefaultSeedRtt;
 
     /// <summary>The decay time constant of the estimate.</summary>
-    public TimeSpan Decay { get; internal set; } = DefaultDecay;
+    public TimeSpan Decay
+    {
+        get;
+        internal set
+        {
+            field = value;
+            _inverseDecayTicks = 1.0 / value.Ticks; // a multiplication on the pick path instead of a division
+        }
+    } = DefaultDecay;
 
     /// <summary>The factor a failed attempt multiplies the estimate by (see <see cref="RecordFailure(TimeSpan, long)"/>).</summary>
     public double FailurePenaltyFactor { get; internal set; } = DefaultFailurePenaltyFactor;
@@ -46,12 +70,56 @@ internal sealed class EndpointLoad
     /// <summary>Whether at least one latency sample was recorded.</summary>
     public bool HasSample => Volatile.Read(ref _stampTicks) != long.MinValue;
 
-    internal void OnStart() => Interlocked.Increment(ref _inFlight);
+    /// <summary>An attempt starts at <paramref name="startTicks"/> (monotonic <see cref="TimeSpan"/> ticks).</summary>
+    internal void OnStart(long startTicks)
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (Interlocked.Increment(ref _awaiting) == 1)
+        {
+            Volatile.Write(ref _busySinceTicks, startTicks);
+        }
+    }
 
+    /// <summary>
+    /// An attempt got its answer (its response headers, or its failure) at <paramref name="nowTicks"/>: the endpoint
+    /// answered, so its stall (if any) ends here. A body still streaming keeps the attempt in flight, not waiting.
+    /// </summary>
+    internal void OnAnswered(long nowTicks)
+    {
+        Volatile.Write(ref _busySinceTicks, nowTicks);
+        Interlocked.Decrement(ref _awaiting);
+    }
+
+    /// <summary>An attempt ended (its body too, if it had one): one fewer in flight.</summary>
     internal void OnEnd()
     {
         Interlocked.Decrement(ref _inFlight);
         Interlocked.Increment(ref _completed);
+    }
+
+    /// <summary>
+    /// How long, at <paramref name="nowTicks"/>, attempts have waited on this endpoint without it answering anything
+    /// (in <see cref="TimeSpan"/> ticks; 0 when none is in flight): a lower bound on the age of its oldest attempt in
+    /// flight (see the remarks on the type).
+    /// </summary>
+    public long GetStallTicks(long nowTicks) =>
+        Volatile.Read(ref _awaiting) == 0 ? 0 : Math.Max(0, nowTicks - Volatile.Read(ref _busySinceTicks));
+
+    /// <summary>The last latency estimate as recorded (not decayed; the seed before any sample), in <see cref="TimeSpan"/> ticks.</summary>
+    public double GetLastEstimateTicks() => Volatile.Read(ref _stampTicks) == long.MinValue
+        ? SeedRttTicks
+        : BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
+
+    /// <summary>
+    /// How many times <paramref name="referenceTicks"/> (a normal answer's latency, for example the lower of two
+    /// candidates' last estimates) attempts have waited on this endpoint without an answer, at least 1: what the
+    /// least-request balancer multiplies the in-flight count by, so a stuck replica's short queue stops looking cheap
+    /// before its first slow answer comes back.
+    /// </summary>
+    public double GetStallFactor(long nowTicks, double referenceTicks)
+    {
+        long stall = GetStallTicks(nowTicks);
+        return stall > referenceTicks ? stall / Math.Max(referenceTicks, 1) : 1;
     }
 
     /// <summary>
@@ -72,7 +140,7 @@ internal sealed class EndpointLoad
         else
         {
             double elapsed = Math.Max(0, nowTicks - stamp);
-            double decay = Math.Exp(-elapsed / Decay.Ticks);
+            double decay = Math.Exp(-elapsed * _inverseDecayTicks);
             next = (estimate * decay) + (sample * (1 - decay));
         }
 
@@ -122,6 +190,7 @@ internal sealed class EndpointLoad
     /// decayed toward zero for the time since it was recorded, so an idle endpoint becomes attractive again.
     /// The seed latency before the first sample.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public double GetRttEstimateTicks(long nowTicks)
     {
         long stamp = Volatile.Read(ref _stampTicks);
@@ -132,14 +201,29 @@ internal sealed class EndpointLoad
 
         double estimate = BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
         double elapsed = nowTicks - stamp;
-        return elapsed <= 0 ? estimate : estimate * Math.Exp(-elapsed / Decay.Ticks);
+        return elapsed <= 0 ? estimate : estimate * Math.Exp(-elapsed * _inverseDecayTicks);
     }
 
     /// <summary>
-    /// The Peak-EWMA cost at <paramref name="nowTicks"/>: the decayed latency estimate times (requests in flight + 1),
-    /// so an endpoint is charged for the queue a new request would join.
+    /// The Peak-EWMA cost at <paramref name="nowTicks"/>: the latency estimate times (requests in flight + 1), so an
+    /// endpoint is charged for the queue a new request would join. The estimate is the decayed Peak-EWMA one, or the
+    /// stall (<see cref="GetStallTicks(long)"/>) when attempts have waited longer than that without an answer: a replica
+    /// that has just got stuck is at least that slow, and it says so before its first slow answer arrives (tower's
+    /// Peak-EWMA likewise takes a dropped request's elapsed time as a lower bound).
     /// </summary>
-    public double GetCost(long nowTicks) => GetRttEstimateTicks(nowTicks) * (InFlight + 1);
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public double GetCost(long nowTicks)
+    {
+        int inFlight = Volatile.Read(ref _inFlight);
+        double estimate = GetRttEstimateTicks(nowTicks);
+        if (inFlight != 0)
+        {
+            double stall = nowTicks - Volatile.Read(ref _busySinceTicks);
+            estimate = Math.Max(estimate, stall);
+        }
+
+        return estimate * (inFlight + 1);
+    }
 
     private double SeedRttTicks => SeedRtt.Ticks;
 }

@@ -88,8 +88,9 @@ public sealed class MeshEndpoint
     /// <summary>Starts an attempt against this endpoint: one more request in flight until the lease completes.</summary>
     internal EndpointLease Begin(TimeProvider timeProvider)
     {
-        Load.OnStart();
-        return new EndpointLease(this, timeProvider, timeProvider.GetTimestamp());
+        long start = timeProvider.GetTimestamp();
+        Load.OnStart(MonotonicClock.Ticks(timeProvider, start));
+        return new EndpointLease(this, timeProvider, start);
     }
 
     /// <summary>Takes a re-published description of the same key (a new weight, priority, zone or labels).</summary>

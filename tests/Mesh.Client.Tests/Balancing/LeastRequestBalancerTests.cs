@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 
@@ -23,17 +24,18 @@ public sealed class LeastRequestBalancerTests
     public void With_unequal_weights_scores_weight_over_in_flight_plus_one()
     {
         var set = new EndpointSet([new MeshEndpoint("http", "10.0.0.1", 1, 4), new MeshEndpoint("http", "10.0.0.1", 2, 1)]);
-        var balancer = new LeastRequestBalancer(random: new Random(3));
+        var time = new FakeTimeProvider(); // a frozen clock: no attempt here waits long enough to count as a stall
+        var balancer = new LeastRequestBalancer(random: new Random(3), timeProvider: time);
         balancer.Update(set);
-        _ = set[0].Begin(TimeProvider.System);
-        _ = set[0].Begin(TimeProvider.System); // 4 / 3 > 1 / 1
+        _ = set[0].Begin(time);
+        _ = set[0].Begin(time); // 4 / 3 > 1 / 1
         for (int i = 0; i < 50; i++)
         {
             Assert.Same(set[0], balancer.PickOne());
         }
 
-        _ = set[0].Begin(TimeProvider.System);
-        _ = set[0].Begin(TimeProvider.System); // 4 / 5 < 1 / 1
+        _ = set[0].Begin(time);
+        _ = set[0].Begin(time); // 4 / 5 < 1 / 1
         for (int i = 0; i < 50; i++)
         {
             Assert.Same(set[1], balancer.PickOne());
