@@ -3,6 +3,7 @@ using Mesh.Client.Health;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Diagnostics;
 
@@ -35,7 +36,7 @@ public sealed class LogsTests : BackendFleetTests
     [Fact]
     public async Task A_real_ejection_its_end_and_the_readmission_are_logged_once_each_with_their_ids()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var failing = Backends[0];
         failing.Handler = ctx =>
         {
