@@ -6,24 +6,25 @@ using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Mesh.Client.Tests.Diagnostics;
 
 /// <summary>
 /// A service provider with the mesh, one named client, <see cref="MetricCollector{T}"/>s on its meter factory
-/// (<see cref="Collect{T}"/>) and a <see cref="LogRecorder"/> for its logs.
+/// (<see cref="Collect{T}"/>) and a <see cref="FakeLogCollector"/> for its logs.
 /// </summary>
 public sealed class TelemetryTestHost : IDisposable
 {
-    private TelemetryTestHost(ServiceProvider provider, LogRecorder logs)
+    private TelemetryTestHost(ServiceProvider provider)
     {
         Provider = provider;
-        Logs = logs;
+        Logs = provider.GetFakeLogCollector();
     }
 
     public ServiceProvider Provider { get; }
 
-    public LogRecorder Logs { get; }
+    public FakeLogCollector Logs { get; }
 
     public HttpClient Client => Provider.Client();
 
@@ -37,8 +38,7 @@ public sealed class TelemetryTestHost : IDisposable
             services.AddSingleton(timeProvider);
         }
 
-        var logs = new LogRecorder();
-        services.AddLogging(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        services.AddLogging(b => b.AddFakeLogging().SetMinimumLevel(LogLevel.Trace));
         if (configuration is not null)
         {
             services.AddSingleton(configuration);
@@ -53,7 +53,7 @@ public sealed class TelemetryTestHost : IDisposable
             handler?.Invoke(o);
         });
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
-        return new TelemetryTestHost(provider, logs);
+        return new TelemetryTestHost(provider);
     }
 
     /// <summary>
@@ -64,6 +64,14 @@ public sealed class TelemetryTestHost : IDisposable
     public MetricCollector<T> Collect<T>(string instrument)
         where T : struct =>
         new(Provider.GetRequiredService<IMeterFactory>(), MeshTelemetry.MeterName, instrument);
+
+    /// <summary>The mesh's log records with <paramref name="eventId"/> (ids are per category: HttpClient's own logs reuse small numbers).</summary>
+    public IReadOnlyList<FakeLogRecord> MeshLogs(int eventId) =>
+        MeshLogs().Where(r => r.Id.Id == eventId).ToArray();
+
+    /// <summary>The log records of the mesh's own categories (<c>Mesh.Client.*</c>).</summary>
+    public IEnumerable<FakeLogRecord> MeshLogs() =>
+        Logs.GetSnapshot().Where(r => r.Category?.StartsWith("Mesh.Client", StringComparison.Ordinal) == true);
 
     /// <summary>The state of <paramref name="service"/> as the test client uses it (after a first request created it).</summary>
     internal ServiceState Service(string service = "catalog") =>
