@@ -3,6 +3,7 @@ using Mesh.Client.Diagnostics;
 using Mesh.Client.Grpc.Testing;
 using Mesh.Client.Grpc.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Grpc.Tests;
@@ -17,7 +18,7 @@ public sealed class GrpcHeartbeatTests
     private const int EndpointUnhealthy = 104;
     private const int EndpointHealthy = 105;
 
-    private static ServiceProvider Client(IEnumerable<GreeterBackend> backends, FakeTimeProvider time, LogWaiter logs, string service) =>
+    private static ServiceProvider Client(IEnumerable<GreeterBackend> backends, FakeTimeProvider time, FakeLogCollector logs, string service) =>
         GreeterFleet.CreateClient(backends.Select(b => b.Address), "http", o =>
         {
             o.Balancer = "RoundRobin";
@@ -27,8 +28,24 @@ public sealed class GrpcHeartbeatTests
         }, more: services =>
         {
             services.AddSingleton<TimeProvider>(time);
-            services.AddLogging(l => l.AddProvider(logs));
+            services.AddLogging(l => l.AddProvider(new FakeLoggerProvider(logs)));
         });
+
+    /// <summary>Waits (30 s at most) until an event with <paramref name="id"/> whose message contains <paramref name="text"/> is logged.</summary>
+    private static async Task WaitForAsync(FakeLogCollector logs, int id, string text)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // GetLogsAsync yields the records collected so far, then each new one as it is logged.
+        await foreach (var record in logs.GetLogsAsync(timeout.Token))
+        {
+            if (record.Id.Id == id && record.Message.Contains(text, StringComparison.Ordinal))
+            {
+                return;
+            }
+        }
+    }
+
+    private static string SingleMessage(FakeLogCollector logs, int id) => logs.GetSnapshot().Single(r => r.Id.Id == id).Message;
 
     [Fact]
     public async Task Serving_is_healthy_not_serving_is_unhealthy_and_serving_again_is_healthy_again()
@@ -39,14 +56,14 @@ public sealed class GrpcHeartbeatTests
         sick.Health.SetStatus("greeter", HealthCheckResponse.Types.ServingStatus.NotServing);
         sick.Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving); // the server is up; the service is not
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logs = new LogWaiter();
+        var logs = new FakeLogCollector();
         await using var provider = Client([healthy, sick], time, logs, "greeter");
         var client = provider.GetRequiredService<Greeter.GreeterClient>();
 
         await client.SayHelloAsync(new HelloRequest { Name = "first" }); // the service's first use starts its heartbeats
-        await logs.WaitFor(EndpointUnhealthy, $":{sick.Port}");
-        await logs.WaitFor(EndpointHealthy, $":{healthy.Port}");
-        Assert.Contains("NOT_SERVING", logs.Messages(EndpointUnhealthy).Single(), StringComparison.Ordinal);
+        await WaitForAsync(logs, EndpointUnhealthy, $":{sick.Port}");
+        await WaitForAsync(logs, EndpointHealthy, $":{healthy.Port}");
+        Assert.Contains("NOT_SERVING", SingleMessage(logs, EndpointUnhealthy), StringComparison.Ordinal);
 
         int sickCalls = sick.Calls;
         for (int i = 0; i < 10; i++)
@@ -59,7 +76,7 @@ public sealed class GrpcHeartbeatTests
 
         sick.Health.SetStatus("greeter", HealthCheckResponse.Types.ServingStatus.Serving);
         time.Advance(TimeSpan.FromSeconds(10)); // the next probe comes within one interval
-        await logs.WaitFor(EndpointHealthy, $":{sick.Port}");
+        await WaitForAsync(logs, EndpointHealthy, $":{sick.Port}");
         var replies = new List<string>();
         for (int i = 0; i < 4; i++)
         {
@@ -75,17 +92,17 @@ public sealed class GrpcHeartbeatTests
         await using var overall = await GreeterBackend.StartAsync("overall");
         await using var unknown = await GreeterBackend.StartAsync("unknown");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logsOverall = new LogWaiter();
-        var logsUnknown = new LogWaiter();
+        var logsOverall = new FakeLogCollector();
+        var logsUnknown = new FakeLogCollector();
         await using var overallClient = Client([overall], time, logsOverall, "");
         await using var unknownClient = Client([unknown], time, logsUnknown, "no-such-service");
 
         await overallClient.GetRequiredService<Greeter.GreeterClient>().SayHelloAsync(new HelloRequest { Name = "x" });
         await unknownClient.GetRequiredService<Greeter.GreeterClient>().SayHelloAsync(new HelloRequest { Name = "x" });
 
-        await logsOverall.WaitFor(EndpointHealthy, $":{overall.Port}");
-        await logsUnknown.WaitFor(EndpointUnhealthy, $":{unknown.Port}");
+        await WaitForAsync(logsOverall, EndpointHealthy, $":{overall.Port}");
+        await WaitForAsync(logsUnknown, EndpointUnhealthy, $":{unknown.Port}");
         // Grpc.HealthCheck answers NOT_FOUND for a name it does not know.
-        Assert.Contains("NOT_FOUND", logsUnknown.Messages(EndpointUnhealthy).Single(), StringComparison.Ordinal);
+        Assert.Contains("NOT_FOUND", SingleMessage(logsUnknown, EndpointUnhealthy), StringComparison.Ordinal);
     }
 }

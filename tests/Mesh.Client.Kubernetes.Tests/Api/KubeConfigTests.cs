@@ -3,6 +3,7 @@ using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Api;
 using Mesh.Client.Kubernetes.Discovery;
 using Mesh.Client.Kubernetes.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Mesh.Client.Kubernetes.Tests.Api;
 
@@ -54,13 +55,13 @@ public sealed class KubeConfigTests : IAsyncLifetime
         return path;
     }
 
-    private KubernetesEndpointResolver Resolver(string? path, Func<string, string?>? environment = null, CollectingLoggerProvider? logs = null) =>
+    private KubernetesEndpointResolver Resolver(string? path, Func<string, string?>? environment = null, FakeLogCollector? logs = null) =>
         new(Microsoft.Extensions.Options.Options.Create(new KubernetesResolverOptions
         {
             Environment = environment ?? (_ => null),
             ServiceAccountPath = Path.Combine(_directory, "no-service-account"),
             KubeConfigPath = path,
-        }), TimeProvider.System, logs);
+        }), TimeProvider.System, logs?.ToLoggerFactory());
 
     [Fact]
     public async Task A_token_user_and_CA_data_resolve_in_the_context_namespace()
@@ -207,10 +208,10 @@ public sealed class KubeConfigTests : IAsyncLifetime
     public void Bad_key_material_claims_nothing_and_is_never_quoted()
     {
         const string secret = "c2VjcmV0LWtleS1tYXRlcmlhbA===!";
-        var logs = new CollectingLoggerProvider();
+        var logs = new FakeLogCollector();
         using var resolver = Resolver(Write($"    client-certificate-data: {B64(TestCertificates.Shared.ClientCertificatePem)}\n    client-key-data: {secret}"), logs: logs);
         Assert.Null(resolver.Watch(new EndpointQuery("catalog", ["http"]), new WatchRecorder()));
-        Assert.Equal(1, logs.Count(202));
-        Assert.DoesNotContain(secret, logs.AllText, StringComparison.Ordinal);
+        Assert.Equal(1, logs.CountOf(202));
+        Assert.DoesNotContain(secret, logs.AllText(), StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,7 @@
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Discovery;
 using Mesh.Client.Kubernetes.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Mesh.Client.Kubernetes.Tests.Discovery;
 
@@ -23,9 +24,9 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
     private static FakeEndpoint[] Ready(params string[] ips) => ips.Select(ip => new FakeEndpoint(ip)).ToArray();
 
     private (KubernetesEndpointResolver Resolver, WatchRecorder Observer, IDisposable Watch) Start(string name = "catalog",
-        Action<KubernetesResolverOptions>? configure = null, CollectingLoggerProvider? logs = null)
+        Action<KubernetesResolverOptions>? configure = null, FakeLogCollector? logs = null)
     {
-        var resolver = _cluster.CreateResolver(configure, logs);
+        var resolver = _cluster.CreateResolver(configure, logs?.ToLoggerFactory());
         var observer = new WatchRecorder();
         var watch = resolver.Watch(new EndpointQuery(name, Http), observer);
         Assert.NotNull(watch);
@@ -206,7 +207,7 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
     [InlineData(true)]  // a later line: KubernetesClient reports it to onError and would read on
     public async Task A_malformed_event_is_skipped_with_a_warning_and_the_watch_relists_and_goes_on(bool afterAnEvent)
     {
-        var logs = new CollectingLoggerProvider();
+        var logs = new FakeLogCollector();
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
         var (resolver, observer, watch) = Start(logs: logs);
         using var _ = resolver;
@@ -220,7 +221,8 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
         }
 
         Api.SendMalformed();
-        await logs.Logged.WaitUntilAsync(() => logs.Count(207) == 1, "the malformed-event warning", onTimeout: () => logs.AllText);
+        await logs.WaitForEventAsync(207, "the malformed-event warning");
+        Assert.Equal(1, logs.CountOf(207));
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1", "10.0.0.2"));
 
         await observer.WaitForAuthoritiesAsync("10.0.0.1:8080", "10.0.0.2:8080");
@@ -231,7 +233,7 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
     [Fact]
     public async Task An_API_server_restart_keeps_the_last_good_endpoints_and_recovers_by_itself()
     {
-        var logs = new CollectingLoggerProvider();
+        var logs = new FakeLogCollector();
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
         var (resolver, observer, watch) = Start(logs: logs);
         using var _ = resolver;
@@ -251,15 +253,16 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
         await observer.WaitForAuthoritiesAsync("10.0.0.7:8080");
 
         // Logged per change of state (the cut connection, then the 503s), not per retry; once on recovery.
-        await logs.Logged.WaitUntilAsync(() => logs.Count(205) == 1, "the recovery log");
-        Assert.InRange(logs.Count(204), 1, 2);
-        Assert.Single(logs.Entries, e => e.EventId == 204 && e.Text.Contains("503", StringComparison.Ordinal));
+        await logs.WaitForEventAsync(205, "the recovery log");
+        Assert.Equal(1, logs.CountOf(205));
+        Assert.InRange(logs.CountOf(204), 1, 2);
+        Assert.Single(logs.GetSnapshot(), r => r.Id.Id == 204 && r.Text().Contains("503", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task A_rejected_token_keeps_last_good_never_shows_the_token_and_a_rotated_token_recovers()
     {
-        var logs = new CollectingLoggerProvider();
+        var logs = new FakeLogCollector();
         const string rotated = "sa-token-two-SECRET-7f3a";
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
         var (resolver, observer, watch) = Start(logs: logs);
@@ -283,7 +286,7 @@ public sealed class EndpointSliceWatchTests : IAsyncLifetime
 
         foreach (var token in new[] { "sa-token-one", rotated })
         {
-            Assert.DoesNotContain(token, logs.AllText, StringComparison.Ordinal);
+            Assert.DoesNotContain(token, logs.AllText(), StringComparison.Ordinal);
             Assert.DoesNotContain(token, error.ToString(), StringComparison.Ordinal);
             Assert.All(observer.Errors, e => Assert.DoesNotContain(token, e.ToString(), StringComparison.Ordinal));
         }

@@ -1,10 +1,10 @@
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Tests.Infrastructure;
-using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Kubernetes.Tests.Discovery;
 
-/// <summary>Reconnect delays, driven by a manual clock: a failing API server is retried later and later, never in a tight loop.</summary>
+/// <summary>Reconnect delays, driven by a <see cref="FakeTimeProvider"/>: a failing API server is retried later and later, never in a tight loop.</summary>
 public sealed class ReconnectTimingTests : IAsyncLifetime
 {
     private KubernetesTestCluster _cluster = null!;
@@ -21,7 +21,7 @@ public sealed class ReconnectTimingTests : IAsyncLifetime
     [Fact]
     public async Task Failures_back_off_with_growing_jittered_delays_and_only_when_the_clock_says_so()
     {
-        var manual = new ManualTimeProvider();
+        var manual = new FakeTimeProvider();
         var clock = new ObservedClock(manual);
         var api = _cluster.Api;
         api.Unavailable = true;

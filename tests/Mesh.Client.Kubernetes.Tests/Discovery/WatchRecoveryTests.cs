@@ -1,6 +1,7 @@
 using System.Globalization;
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Kubernetes.Tests.Discovery;
@@ -173,10 +174,10 @@ public sealed class WatchRecoveryTests : IAsyncLifetime
     [Fact]
     public async Task Without_get_on_services_the_ports_come_from_the_slices_and_the_permission_is_named_when_it_matters()
     {
-        var logs = new CollectingLoggerProvider();
+        var logs = new FakeLogCollector();
         Api.ForbidServices = true;
         Api.SetSlice("default", "catalog", "catalog-abc", Ready("10.0.0.1"));
-        using var resolver = _cluster.CreateResolver(o => o.Ports["catalog.default"] = "80", logs);
+        using var resolver = _cluster.CreateResolver(o => o.Ports["catalog.default"] = "80", logs.ToLoggerFactory());
         var byDefault = new WatchRecorder();
         var byServicePort = new WatchRecorder();
         using var w1 = resolver.Watch(new EndpointQuery("catalog", Http), byDefault);
@@ -189,7 +190,7 @@ public sealed class WatchRecoveryTests : IAsyncLifetime
         // Port 80 is the Service's port (the pods listen on 8080): only the Service could say so, and the error names the permission.
         var error = await byServicePort.WaitForErrorAsync(e => e.Message.Contains("services", StringComparison.Ordinal), "the permission error");
         Assert.Contains("may not 'get' 'services' in namespace 'default' (403 Forbidden)", error.Message, StringComparison.Ordinal);
-        Assert.Equal(1, logs.Count(209));
+        Assert.Equal(1, logs.CountOf(209));
     }
 
     [Fact]

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace Mesh.Client.Kubernetes.Tests.Infrastructure;
 
 /// <summary>
-/// A test clock (FakeTimeProvider, or the core tests' manual clock) that reports the short timers created on it, so a
+/// A test clock (a FakeTimeProvider) that reports the short timers created on it, so a
 /// test advances time only once the resolver waits, and reads how long it waits.
 /// </summary>
 public sealed class ObservedClock(TimeProvider inner, TimeSpan? shortest = null) : TimeProvider

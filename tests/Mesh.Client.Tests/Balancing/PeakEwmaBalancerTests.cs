@@ -2,12 +2,13 @@ using Mesh.Client.Balancing;
 using Mesh.Client.Discovery;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Balancing;
 
 public sealed class PeakEwmaBalancerTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     private void Respond(MeshEndpoint endpoint, TimeSpan latency, AttemptOutcome outcome = AttemptOutcome.Success, int status = 200)
     {

@@ -3,6 +3,7 @@ using Mesh.Client.Health;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Diagnostics;
 
@@ -27,7 +28,7 @@ public sealed class LogsTests : BackendFleetTests
     {
         using var host = await StartAsync();
 
-        var entry = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointsUpdated));
+        var entry = Assert.Single(host.MeshLogs(MeshEventIds.EndpointsUpdated));
         Assert.Equal(LogLevel.Information, entry.Level);
         Assert.Contains("'catalog' now has 2 endpoints (resolver 'static')", entry.Message, StringComparison.Ordinal);
     }
@@ -35,7 +36,7 @@ public sealed class LogsTests : BackendFleetTests
     [Fact]
     public async Task A_real_ejection_its_end_and_the_readmission_are_logged_once_each_with_their_ids()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var failing = Backends[0];
         failing.Handler = ctx =>
         {
@@ -51,22 +52,22 @@ public sealed class LogsTests : BackendFleetTests
             response.EnsureSuccessStatusCode();
         }
 
-        var ejected = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointEjected));
+        var ejected = Assert.Single(host.MeshLogs(MeshEventIds.EndpointEjected));
         Assert.Equal(LogLevel.Warning, ejected.Level);
         Assert.Contains(failing.Authority, ejected.Message, StringComparison.Ordinal);
 
         failing.Handler = null; // healthy again
         time.Advance(TimeSpan.FromSeconds(31)); // the first ejection lasts 30 s
-        Assert.Single(host.Logs.WithId(MeshEventIds.EjectionEnded));
+        Assert.Single(host.MeshLogs(MeshEventIds.EjectionEnded));
         for (int i = 0; i < 4; i++)
         {
             using var response = await host.Client.GetAsync(new Uri("/items", UriKind.Relative));
             response.EnsureSuccessStatusCode();
         }
 
-        var readmitted = Assert.Single(host.Logs.WithId(MeshEventIds.EndpointReadmitted));
+        var readmitted = Assert.Single(host.MeshLogs(MeshEventIds.EndpointReadmitted));
         Assert.Contains(failing.Authority, readmitted.Message, StringComparison.Ordinal);
-        Assert.Single(host.Logs.WithId(MeshEventIds.EndpointEjected));
+        Assert.Single(host.MeshLogs(MeshEventIds.EndpointEjected));
     }
 
     [Fact]
@@ -84,8 +85,8 @@ public sealed class LogsTests : BackendFleetTests
         state.Endpoints[0].Health.SetPassive(HealthOpinion.Healthy);
         state.OnHealthChanged();
 
-        Assert.Contains("0 of 2 endpoints available", Assert.Single(host.Logs.WithId(MeshEventIds.PanicEntered)).Message, StringComparison.Ordinal);
-        Assert.Contains("1 of 2 endpoints available", Assert.Single(host.Logs.WithId(MeshEventIds.PanicLeft)).Message, StringComparison.Ordinal);
+        Assert.Contains("0 of 2 endpoints available", Assert.Single(host.MeshLogs(MeshEventIds.PanicEntered)).Message, StringComparison.Ordinal);
+        Assert.Contains("1 of 2 endpoints available", Assert.Single(host.MeshLogs(MeshEventIds.PanicLeft)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -99,17 +100,17 @@ public sealed class LogsTests : BackendFleetTests
         state.OnEndpoints(state.Endpoints.ToArray());
         state.OnEndpoints(state.Endpoints.ToArray());
 
-        var failed = Assert.Single(host.Logs.WithId(MeshEventIds.ResolverFailed));
+        var failed = Assert.Single(host.MeshLogs(MeshEventIds.ResolverFailed));
         Assert.Equal(LogLevel.Warning, failed.Level);
         Assert.Contains("source unreachable", failed.Message, StringComparison.Ordinal);
-        Assert.Single(host.Logs.WithId(MeshEventIds.ResolverRecovered));
+        Assert.Single(host.MeshLogs(MeshEventIds.ResolverRecovered));
     }
 
     [Fact]
     public async Task Requests_log_nothing_above_debug()
     {
         using var host = await StartAsync();
-        int before = host.Logs.Entries.Count(e => e.Category.StartsWith("Mesh.Client", StringComparison.Ordinal) && e.Level > LogLevel.Debug);
+        int before = host.MeshLogs().Count(e => e.Level > LogLevel.Debug);
 
         for (int i = 0; i < 10; i++)
         {
@@ -117,7 +118,7 @@ public sealed class LogsTests : BackendFleetTests
             response.EnsureSuccessStatusCode();
         }
 
-        Assert.Equal(before, host.Logs.Entries.Count(e => e.Category.StartsWith("Mesh.Client", StringComparison.Ordinal) && e.Level > LogLevel.Debug));
+        Assert.Equal(before, host.MeshLogs().Count(e => e.Level > LogLevel.Debug));
     }
 
     [Fact]

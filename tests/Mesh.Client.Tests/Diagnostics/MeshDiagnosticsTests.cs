@@ -1,6 +1,7 @@
 using Mesh.Client.Diagnostics;
 using Mesh.Client.Health;
 using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Diagnostics;
 
@@ -18,7 +19,7 @@ public sealed class MeshDiagnosticsTests : BackendFleetTests
     [Fact]
     public async Task Snapshot_lists_each_endpoint_with_its_requests_latency_and_state()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
         services.AddMeshClient().AddStaticEndpoints("catalog", Backends.Select(b => b.Address).ToArray());

@@ -4,10 +4,11 @@ using Mesh.Client.Health;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Mesh.Client.Tests.Diagnostics;
 
-/// <summary>Each instrument of the <c>Mesh.Client</c> meter, observed with a MeterListener during real requests.</summary>
+/// <summary>Each instrument of the <c>Mesh.Client</c> meter, collected with a <see cref="MetricCollector{T}"/> during real requests.</summary>
 public sealed class MetricsTests : BackendFleetTests
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
@@ -24,10 +25,11 @@ public sealed class MetricsTests : BackendFleetTests
     public async Task Requests_counter_counts_each_attempt_by_client_service_endpoint_and_outcome()
     {
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        using var collector = host.Collect<long>(MeshInstruments.Requests);
 
         await SendAsync(host.Client, 6);
 
-        var requests = host.Metrics.Of(MeshInstruments.Requests);
+        var requests = collector.GetMeasurementSnapshot();
         Assert.Equal(6, requests.Sum(m => m.Value));
         Assert.All(requests, m =>
         {
@@ -45,10 +47,11 @@ public sealed class MetricsTests : BackendFleetTests
     public async Task Request_duration_histogram_records_seconds_for_every_attempt()
     {
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address));
+        using var collector = host.Collect<double>(MeshInstruments.RequestDuration);
 
         await SendAsync(host.Client, 3);
 
-        var durations = host.Metrics.Of(MeshInstruments.RequestDuration);
+        var durations = collector.GetMeasurementSnapshot();
         Assert.Equal(3, durations.Count);
         Assert.All(durations, m =>
         {
@@ -68,13 +71,15 @@ public sealed class MetricsTests : BackendFleetTests
             return Task.CompletedTask;
         };
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address), handler: o => o.Retry.Enabled = false);
+        using var requestCollector = host.Collect<long>(MeshInstruments.Requests);
+        using var durationCollector = host.Collect<double>(MeshInstruments.RequestDuration);
 
         await SendAsync(host.Client, 2, HttpStatusCode.ServiceUnavailable);
 
-        var requests = host.Metrics.Of(MeshInstruments.Requests);
+        var requests = requestCollector.GetMeasurementSnapshot();
         Assert.Equal(2, requests.Sum(m => m.Value));
         Assert.All(requests, m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
-        Assert.All(host.Metrics.Of(MeshInstruments.RequestDuration), m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
+        Assert.All(durationCollector.GetMeasurementSnapshot(), m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
     }
 
     [Fact]
@@ -84,10 +89,11 @@ public sealed class MetricsTests : BackendFleetTests
         string address = closed.Address;
         await closed.DisposeAsync(); // nothing listens on this port any more
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", address), handler: o => o.Retry.Enabled = false);
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
 
         await Assert.ThrowsAsync<HttpRequestException>(() => host.Client.GetAsync(new Uri("/items", UriKind.Relative)));
 
-        var request = Assert.Single(host.Metrics.Of(MeshInstruments.Requests));
+        var request = Assert.Single(requests.GetMeasurementSnapshot());
         Assert.Equal("connect_failure", request.Tag(MeshInstruments.OutcomeTag));
     }
 
@@ -95,12 +101,15 @@ public sealed class MetricsTests : BackendFleetTests
     public async Task Endpoint_tag_is_left_out_when_IncludeEndpointInMetrics_is_off()
     {
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses), clientOptions: o => o.IncludeEndpointInMetrics = false);
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
+        using var durations = host.Collect<double>(MeshInstruments.RequestDuration);
+        using var inFlightCollector = host.Collect<int>(MeshInstruments.EndpointInFlight);
 
         await SendAsync(host.Client, 3);
 
-        Assert.All(host.Metrics.Of(MeshInstruments.Requests), m => Assert.Null(m.Tag(MeshInstruments.EndpointTag)));
-        Assert.All(host.Metrics.Of(MeshInstruments.RequestDuration), m => Assert.Null(m.Tag(MeshInstruments.EndpointTag)));
-        var inFlight = Assert.Single(host.Metrics.Observe(MeshInstruments.EndpointInFlight)); // one series for the service
+        Assert.All(requests.GetMeasurementSnapshot(), m => Assert.Null(m.Tag(MeshInstruments.EndpointTag)));
+        Assert.All(durations.GetMeasurementSnapshot(), m => Assert.Null(m.Tag(MeshInstruments.EndpointTag)));
+        var inFlight = Assert.Single(inFlightCollector.Observe()); // one series for the service
         Assert.Null(inFlight.Tag(MeshInstruments.EndpointTag));
         Assert.Equal(0, inFlight.Value);
     }
@@ -121,17 +130,18 @@ public sealed class MetricsTests : BackendFleetTests
         }
 
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address));
+        using var inFlight = host.Collect<int>(MeshInstruments.EndpointInFlight);
 
         var pending = host.Client.GetAsync(new Uri("/items", UriKind.Relative));
         await arrived.Task.WaitAsync(s_wait);
-        var during = host.Metrics.Observe(MeshInstruments.EndpointInFlight);
+        var during = inFlight.Observe();
         release.SetResult();
         using (var response = await pending.WaitAsync(s_wait))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        var after = host.Metrics.Observe(MeshInstruments.EndpointInFlight);
+        var after = inFlight.Observe();
 
         var busy = Backends.Take(2).Single(b => b.Count == 1);
         var idle = Backends.Take(2).Single(b => b.Count == 0);
@@ -145,12 +155,14 @@ public sealed class MetricsTests : BackendFleetTests
     public async Task Endpoints_gauge_reports_each_state_and_panic_gauge_reports_panic()
     {
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        using var endpoints = host.Collect<int>(MeshInstruments.Endpoints);
+        using var panic = host.Collect<int>(MeshInstruments.Panic);
         await SendAsync(host.Client, 1);
         var state = host.Service();
         var members = state.Endpoints.Endpoints.ToArray();
 
-        int Count(string s) => (int)host.Metrics.Observe(MeshInstruments.Endpoints).Single(m => m.Tag(MeshInstruments.StateTag) == s).Value;
-        double Panic() => host.Metrics.Observe(MeshInstruments.Panic).Single().Value;
+        int Count(string s) => endpoints.Observe().Single(m => m.Tag(MeshInstruments.StateTag) == s).Value;
+        double Panic() => panic.Observe().Single().Value;
 
         Assert.Equal((3, 0, 0, 0.0), (Count("available"), Count("ejected"), Count("unhealthy"), Panic()));
 
@@ -174,25 +186,28 @@ public sealed class MetricsTests : BackendFleetTests
             return Task.CompletedTask;
         };
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        using var ejections = host.Collect<long>(MeshInstruments.Ejections);
+        using var endpoints = host.Collect<int>(MeshInstruments.Endpoints);
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
 
         // Every request succeeds (a 503 is retried on another endpoint) until the failing one has failed five times in
         // a row and passive health ejects it.
         await SendAsync(host.Client, 15);
 
-        var ejection = Assert.Single(host.Metrics.Of(MeshInstruments.Ejections));
+        var ejection = Assert.Single(ejections.GetMeasurementSnapshot());
         Assert.Equal(1, ejection.Value);
         Assert.Equal(failing.Authority, ejection.Tag(MeshInstruments.EndpointTag));
         Assert.Equal("catalog", ejection.Tag(MeshInstruments.ServiceTag));
-        var byState = host.Metrics.Observe(MeshInstruments.Endpoints).ToDictionary(m => m.Tag(MeshInstruments.StateTag)!, m => m.Value);
-        Assert.Equal((2.0, 1.0, 0.0), (byState["available"], byState["ejected"], byState["unhealthy"]));
-        var onFailing = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.EndpointTag) == failing.Authority).ToArray();
+        var byState = endpoints.Observe().ToDictionary(m => m.Tag(MeshInstruments.StateTag)!, m => m.Value);
+        Assert.Equal((2, 1, 0), (byState["available"], byState["ejected"], byState["unhealthy"]));
+        var onFailing = requests.GetMeasurementSnapshot().Where(m => m.Tag(MeshInstruments.EndpointTag) == failing.Authority).ToArray();
         Assert.Equal(5, onFailing.Length);
         Assert.All(onFailing, m => Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag)));
 
         int before = failing.Count;
         await SendAsync(host.Client, 6);
         Assert.Equal(before, failing.Count); // ejected: no more traffic
-        Assert.Single(host.Metrics.Of(MeshInstruments.Ejections));
+        Assert.Single(ejections.GetMeasurementSnapshot());
     }
 
     [Fact]
@@ -204,11 +219,14 @@ public sealed class MetricsTests : BackendFleetTests
             return Task.CompletedTask;
         };
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address));
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
+        using var retryCollector = host.Collect<long>(MeshInstruments.Retries);
+        using var exhausted = host.Collect<long>(MeshInstruments.RetryBudgetExhausted);
 
         await SendAsync(host.Client, 4); // every request succeeds: each 503 is retried on the other endpoint
 
-        var failed = host.Metrics.Of(MeshInstruments.Requests).Where(m => m.Tag(MeshInstruments.OutcomeTag) == "failure_status").ToArray();
-        var retries = host.Metrics.Of(MeshInstruments.Retries);
+        var failed = requests.GetMeasurementSnapshot().Where(m => m.Tag(MeshInstruments.OutcomeTag) == "failure_status").ToArray();
+        var retries = retryCollector.GetMeasurementSnapshot();
         Assert.NotEmpty(failed);
         Assert.All(failed, m => Assert.Equal(Backends[0].Authority, m.Tag(MeshInstruments.EndpointTag)));
         Assert.Equal(failed.Length, retries.Sum(m => m.Value)); // one retry per failed attempt
@@ -217,8 +235,8 @@ public sealed class MetricsTests : BackendFleetTests
             Assert.Equal("failure_status", m.Tag(MeshInstruments.OutcomeTag));
             Assert.Equal("catalog", m.Tag(MeshInstruments.ServiceTag));
         });
-        Assert.Equal(4 + failed.Length, host.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value)); // attempts: requests + retries
-        Assert.Empty(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted));
+        Assert.Equal(4 + failed.Length, requests.GetMeasurementSnapshot().Sum(m => m.Value)); // attempts: requests + retries
+        Assert.Empty(exhausted.GetMeasurementSnapshot());
     }
 
     [Fact]
@@ -238,12 +256,15 @@ public sealed class MetricsTests : BackendFleetTests
             o.Retry.BudgetPercent = 0;
             o.Retry.MinRetriesPerSecond = 0;
         });
+        using var exhausted = host.Collect<long>(MeshInstruments.RetryBudgetExhausted);
+        using var retries = host.Collect<long>(MeshInstruments.Retries);
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
 
         await SendAsync(host.Client, 1, HttpStatusCode.ServiceUnavailable);
 
-        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.RetryBudgetExhausted)).Value);
-        Assert.Empty(host.Metrics.Of(MeshInstruments.Retries));
-        Assert.Equal(1, host.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value));
+        Assert.Equal(1, Assert.Single(exhausted.GetMeasurementSnapshot()).Value);
+        Assert.Empty(retries.GetMeasurementSnapshot());
+        Assert.Equal(1, requests.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
     [Fact]
@@ -260,6 +281,8 @@ public sealed class MetricsTests : BackendFleetTests
             o.Hedging.Enabled = true;
             o.Hedging.Delay = TimeSpan.FromMilliseconds(50);
         });
+        using var hedges = host.Collect<long>(MeshInstruments.Hedges);
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
 
         // Round robin sends the first attempt to the slow endpoint; after the hedging delay a hedge goes to the other,
         // answers, and wins.
@@ -269,8 +292,10 @@ public sealed class MetricsTests : BackendFleetTests
         }
 
         release.SetResult();
-        Assert.Equal(1, Assert.Single(host.Metrics.Of(MeshInstruments.Hedges)).Value);
-        var attempts = await host.Metrics.WaitForAsync(MeshInstruments.Requests, r => r.Count == 2, s_wait);
+        Assert.Equal(1, Assert.Single(hedges.GetMeasurementSnapshot()).Value);
+        await requests.WaitForMeasurementsAsync(2, s_wait);
+        var attempts = requests.GetMeasurementSnapshot();
+        Assert.Equal(2, attempts.Count);
         Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == Backends[1].Authority && m.Tag(MeshInstruments.OutcomeTag) == "success");
         Assert.Contains(attempts, m => m.Tag(MeshInstruments.EndpointTag) == Backends[0].Authority && m.Tag(MeshInstruments.OutcomeTag) == "canceled");
     }
@@ -285,10 +310,12 @@ public sealed class MetricsTests : BackendFleetTests
         };
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Backends[0].Address, Backends[1].Address),
             handler: o => o.HealthCheck.Path = "/healthz");
+        using var heartbeats = host.Collect<double>(MeshInstruments.HeartbeatDuration);
 
         await SendAsync(host.Client, 1); // creates the service; each endpoint is probed at once
 
-        var beats = await host.Metrics.WaitForAsync(MeshInstruments.HeartbeatDuration, r => r.Count >= 2, s_wait);
+        await heartbeats.WaitForMeasurementsAsync(2, s_wait);
+        var beats = heartbeats.GetMeasurementSnapshot();
         var healthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == Backends[0].Authority);
         var unhealthy = beats.First(m => m.Tag(MeshInstruments.EndpointTag) == Backends[1].Authority);
         Assert.Equal("healthy", healthy.Tag(MeshInstruments.HeartbeatResultTag));
@@ -304,14 +331,15 @@ public sealed class MetricsTests : BackendFleetTests
             ["Services:catalog:http:0"] = Backends[0].Address,
         }).Build();
         using var host = TelemetryTestHost.Start(configuration: configuration);
+        using var updateCollector = host.Collect<long>(MeshInstruments.ResolverUpdates);
         await SendAsync(host.Client, 1);
-        Assert.Equal(1, host.Metrics.Of(MeshInstruments.ResolverUpdates).Sum(m => m.Value)); // the first snapshot
+        Assert.Equal(1, updateCollector.GetMeasurementSnapshot().Sum(m => m.Value)); // the first snapshot
 
         configuration["Services:catalog:http:1"] = Backends[1].Address;
         configuration.Reload();
         configuration.Reload(); // same endpoints again: not an update
 
-        var updates = host.Metrics.Of(MeshInstruments.ResolverUpdates);
+        var updates = updateCollector.GetMeasurementSnapshot();
         Assert.Equal(2, updates.Sum(m => m.Value));
         Assert.All(updates, m => Assert.Equal("configuration", m.Tag(MeshInstruments.ResolverTag)));
         Assert.Equal(2, host.Service().Endpoints.Count);
@@ -321,13 +349,14 @@ public sealed class MetricsTests : BackendFleetTests
     public async Task Resolver_errors_are_counted_every_time()
     {
         using var host = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        using var errorCollector = host.Collect<long>(MeshInstruments.ResolverErrors);
         await SendAsync(host.Client, 1);
         var state = host.Service();
 
         state.OnError(new InvalidOperationException("source unreachable"));
         state.OnError(new InvalidOperationException("source unreachable"));
 
-        var errors = host.Metrics.Of(MeshInstruments.ResolverErrors);
+        var errors = errorCollector.GetMeasurementSnapshot();
         Assert.Equal(2, errors.Sum(m => m.Value));
         Assert.All(errors, m => Assert.Equal("static", m.Tag(MeshInstruments.ResolverTag)));
     }
@@ -337,10 +366,12 @@ public sealed class MetricsTests : BackendFleetTests
     {
         using var observed = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
         using var other = TelemetryTestHost.Start(m => m.AddStaticEndpoints("catalog", Addresses));
+        using var observedRequests = observed.Collect<long>(MeshInstruments.Requests);
+        using var otherRequests = other.Collect<long>(MeshInstruments.Requests);
 
         await SendAsync(other.Client, 2);
 
-        Assert.Empty(observed.Metrics.Of(MeshInstruments.Requests));
-        Assert.Equal(2, other.Metrics.Of(MeshInstruments.Requests).Sum(m => m.Value));
+        Assert.Empty(observedRequests.GetMeasurementSnapshot());
+        Assert.Equal(2, otherRequests.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 }

@@ -1,5 +1,6 @@
-using Mesh.Client.Tests.Infrastructure;
 using Mesh.Client.Discovery;
+using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Discovery;
 
@@ -139,7 +140,7 @@ public sealed class EndpointAddressTests
     [Fact]
     public void Lease_counts_in_flight_and_records_latency_except_for_cancellation()
     {
-        var clock = new Infrastructure.ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var endpoint = EndpointAddress.Parse("127.0.0.1:80").Live();
 
         var lease = endpoint.Begin(clock);
@@ -158,7 +159,7 @@ public sealed class EndpointAddressTests
     [Fact]
     public void A_cancelled_attempt_longer_than_the_estimate_raises_it_and_a_shorter_one_records_nothing()
     {
-        var clock = new Infrastructure.ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var endpoint = EndpointAddress.Parse("127.0.0.1:80").Live();
         long Now() => MonotonicClock.Ticks(clock, clock.GetTimestamp());
         var first = endpoint.Begin(clock);

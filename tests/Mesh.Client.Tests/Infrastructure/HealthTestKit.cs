@@ -3,10 +3,11 @@ using Mesh.Client.Discovery;
 using Mesh.Client.Health;
 using Mesh.Client.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Infrastructure;
 
-/// <summary>Builds a service state without DI, with a manual clock, and records its health transitions.</summary>
+/// <summary>Builds a service state without DI, with a <see cref="FakeTimeProvider"/>, and records its health transitions.</summary>
 internal sealed class HealthTestKit : IDisposable
 {
     public HealthTestKit(int endpoints, Action<MeshServiceOptions>? configure = null, Func<HttpMessageHandler>? probeHandler = null, int seed = 42,
@@ -17,7 +18,7 @@ internal sealed class HealthTestKit : IDisposable
         Options.HealthCheck.Jitter = 0;
         configure?.Invoke(Options);
         Assert.Empty(Options.Validate("test"));
-        Time = new ManualTimeProvider();
+        Time = new FakeTimeProvider();
         State = new ServiceState("test", new EndpointQuery("catalog", ["http"]), Options, balancer?.Invoke(Time) ?? new RoundRobinBalancer(), Time,
             NullLogger.Instance, probeHandlerFactory: probeHandler, random: new Random(seed));
         State.HealthTransitioned += t =>
@@ -33,7 +34,7 @@ internal sealed class HealthTestKit : IDisposable
 
     public MeshServiceOptions Options { get; }
 
-    public ManualTimeProvider Time { get; }
+    public FakeTimeProvider Time { get; }
 
     public ServiceState State { get; }
 

@@ -4,6 +4,7 @@ using System.Text;
 using Mesh.Client.Balancing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Integration;
 
@@ -166,7 +167,7 @@ public sealed class PipelineTests : BackendFleetTests
             ["Services:catalog:https:0"] = "10.0.0.1:443", // known, but nothing for scheme http
         }).Build();
         // A clock that never moves: any wait (for endpoints, a backoff) would never end, so completing proves no wait.
-        using var provider = MeshTestHost.Build(configuration: configuration, timeProvider: new ManualTimeProvider());
+        using var provider = MeshTestHost.Build(configuration: configuration, timeProvider: new FakeTimeProvider());
 
         var request = provider.Client().GetAsync(new Uri("/x", UriKind.Relative));
         var error = await Assert.ThrowsAsync<NoEndpointsException>(() => request.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -178,7 +179,7 @@ public sealed class PipelineTests : BackendFleetTests
     [Fact]
     public async Task The_first_request_waits_for_the_first_resolution_and_fails_after_the_timeout()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         using var provider = MeshTestHost.Build(m => m.AddResolver<SilentResolver>(), timeProvider: clock,
             handler: o => o.ResolutionTimeout = TimeSpan.FromSeconds(2), baseAddress: "http://silent");
 

@@ -1,5 +1,6 @@
 using Mesh.Client.Resilience;
 using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Resilience;
 
@@ -8,7 +9,7 @@ public sealed class LatencyHistogramTests
     [Fact]
     public void The_percentile_is_within_one_bucket_of_the_true_value_and_absent_with_few_samples()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var histogram = new LatencyHistogram(time);
         for (int i = 1; i <= 99; i++)
         {
@@ -25,7 +26,7 @@ public sealed class LatencyHistogramTests
     [Fact]
     public void Samples_older_than_two_periods_are_forgotten()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var histogram = new LatencyHistogram(time);
         for (int i = 0; i < 200; i++)
         {

@@ -1,5 +1,6 @@
 using Mesh.Client.Resilience;
 using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Resilience;
 
@@ -8,7 +9,7 @@ public sealed class RetryBudgetTests
     [Fact]
     public void The_reserve_allows_min_retries_per_second_times_ttl_and_then_the_budget_is_exhausted()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var budget = new RetryBudget(20, 10, TimeSpan.FromSeconds(10), time);
 
         Assert.Equal(100, budget.Available);
@@ -24,7 +25,7 @@ public sealed class RetryBudgetTests
     [Fact]
     public void Every_five_requests_pay_for_one_retry_at_twenty_percent()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var budget = new RetryBudget(20, 0, TimeSpan.FromSeconds(10), time);
         Assert.False(budget.TryWithdraw());
 
@@ -45,7 +46,7 @@ public sealed class RetryBudgetTests
     [Fact]
     public void Deposits_expire_after_the_ttl()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var budget = new RetryBudget(20, 0, TimeSpan.FromSeconds(10), time);
         for (int i = 0; i < 50; i++)
         {
@@ -60,7 +61,7 @@ public sealed class RetryBudgetTests
     [Fact]
     public void A_spent_reserve_refills_once_its_withdrawals_leave_the_window()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var budget = new RetryBudget(20, 10, TimeSpan.FromSeconds(10), time);
         while (budget.TryWithdraw())
         {
@@ -77,7 +78,7 @@ public sealed class RetryBudgetTests
     [Fact]
     public void A_zero_budget_never_retries()
     {
-        var budget = new RetryBudget(0, 0, TimeSpan.FromSeconds(10), new ManualTimeProvider());
+        var budget = new RetryBudget(0, 0, TimeSpan.FromSeconds(10), new FakeTimeProvider());
         budget.Deposit();
         Assert.False(budget.TryWithdraw());
     }

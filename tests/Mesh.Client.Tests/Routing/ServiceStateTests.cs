@@ -3,6 +3,7 @@ using Mesh.Client.Discovery;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Routing;
 
@@ -10,7 +11,7 @@ public sealed class ServiceStateTests
 {
     private static ServiceState NewState() =>
         new("client", new EndpointQuery("catalog", ["http"]), new MeshServiceOptions(), new RoundRobinBalancer(),
-            new ManualTimeProvider(), NullLogger.Instance);
+            new FakeTimeProvider(), NullLogger.Instance);
 
     [Fact]
     public void An_endpoint_in_consecutive_snapshots_keeps_its_live_state()

@@ -4,13 +4,14 @@ using Mesh.Client.Health;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Routing;
 
 /// <summary>Finagle's rule across resolver updates: survivors keep their live state, newcomers start fresh, leavers finish.</summary>
 public sealed class UpdateDiffingTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     private ServiceState NewService() =>
         new("client", new EndpointQuery("catalog", ["http"]), new MeshServiceOptions(), new RoundRobinBalancer(), _time, NullLogger.Instance);
