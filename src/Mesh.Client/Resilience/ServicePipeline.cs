@@ -106,6 +106,14 @@ internal sealed class ServicePipeline
                 throw AttemptClassification.TotalTimeout(_host.ServiceName, _options.Timeouts.Total, total);
             }
 
+            if (outcome.Exception is ExecutionRejectedException rejected)
+            {
+                // A strategy added per attempt (a breaker, a limiter) refused the last attempt: callers see an HttpRequestException.
+                throw new MeshException(_host.ServiceName,
+                    $"Service '{_host.ServiceName}': the last attempt was refused by a strategy of the attempt pipeline ({rejected.GetType().Name}): {rejected.Message}",
+                    rejected);
+            }
+
             outcome.ThrowIfException();
             var response = outcome.Result!;
             response.RequestMessage = attempts.Request; // a hedge's clone answered: the caller sees its own request

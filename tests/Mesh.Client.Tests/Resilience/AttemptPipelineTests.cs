@@ -56,7 +56,9 @@ public sealed class AttemptPipelineTests
         await breaker.IsolateAsync();
         host.Handler.ClearAttempts();
 
-        await Assert.ThrowsAsync<IsolatedCircuitException>(() => RequestPathHost.Within(host.Get()));
+        // The caller sees an HttpRequestException (the mesh's), the breaker's refusal inside it.
+        var refused = await Assert.ThrowsAsync<MeshException>(() => RequestPathHost.Within(host.Get()));
+        Assert.IsType<IsolatedCircuitException>(refused.InnerException);
 
         Assert.Empty(host.Handler.Attempts);
         foreach (var endpoint in host.State.Endpoints.Endpoints)
