@@ -295,7 +295,8 @@ public sealed class ResilienceIntegrationTests : BackendFleetTests
     public async Task A_hanging_backend_is_cut_off_by_the_attempt_timeout_counted_as_a_timeout_and_the_request_retried()
     {
         Backends[0].Handler = ctx => Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
-        using var provider = Host(o => o.Timeouts.Attempt = TimeSpan.FromMilliseconds(300));
+        // Long enough that the healthy retry never meets it on a loaded machine; the hung attempt always does.
+        using var provider = Host(o => o.Timeouts.Attempt = TimeSpan.FromSeconds(2));
         var client = provider.Client();
 
         using (var response = await client.GetAsync(new Uri("/", UriKind.Relative)))
