@@ -29,8 +29,7 @@ internal sealed class CompiledRoute
         var backends = Backends;
         if (backends.Length == 1)
         {
-            backends[0].Resolve(services, scheme);
-            return backends[0];
+            return backends[0].Resolve(services, scheme).MarkUsed();
         }
 
         long total = 0;
@@ -45,7 +44,7 @@ internal sealed class CompiledRoute
         }
 
         bool byAvailable = total > 0;
-        return PickByWeight(backends, byAvailable ? total : configured, byAvailable, hash);
+        return PickByWeight(backends, byAvailable ? total : configured, byAvailable, hash).MarkUsed();
     }
 
     /// <summary>Walks the cumulative weights to the point <paramref name="hash"/> (or a random number) falls on.</summary>
@@ -99,14 +98,13 @@ internal sealed class RouteBackend
 
     /// <summary>
     /// The backend's service state in this client: cached, looked up again only when the cached one was forgotten (idle)
-    /// or disposed, created on first use. Throws <see cref="UnknownServiceException"/> when no resolver knows it.
+    /// or disposed (a backend not picked for a whole idle timeout may be), created on first use. Throws <see cref="UnknownServiceException"/> when no resolver knows it.
     /// </summary>
     public RouteBackend Resolve(ClientServices services, string scheme)
     {
         var state = Volatile.Read(ref _state);
         if (state is not null && !state.IsDisposed)
         {
-            state.MarkUsed();
             return this;
         }
 
@@ -117,6 +115,13 @@ internal sealed class RouteBackend
         }
 
         Volatile.Write(ref _state, state);
+        return this;
+    }
+
+    /// <summary>Marks the chosen backend's service used (only the chosen one: one clock read per request), for the idle sweep.</summary>
+    public RouteBackend MarkUsed()
+    {
+        _state!.MarkUsed();
         return this;
     }
 
