@@ -137,9 +137,10 @@ public sealed class TrafficSplitTests : IAsyncLifetime
         data["Mesh:Services:catalog:Routes:0:Backends:0:Weight"] = "0";
         data["Mesh:Services:catalog:Routes:0:Backends:1:Weight"] = "100";
         source.Replace(data);
-        // Every request sent from now on goes to v2: the first 200 show it, within 1 s of the reload.
-        var after = await SendAsync(client, 200);
+        // The first request sent after the reload goes to v2, within 1 s of it; and so do the next 200.
+        var first = await SendAsync(client, 1, concurrency: 1);
         stopwatch.Stop();
+        var after = await SendAsync(client, 200);
         int sentAtSwitch = Volatile.Read(ref sent);
         while (Volatile.Read(ref sent) < sentAtSwitch + 100)
         {
@@ -149,6 +150,7 @@ public sealed class TrafficSplitTests : IAsyncLifetime
         await stop.CancelAsync();
         await load;
 
+        Assert.Equal(new Dictionary<string, int> { ["v2"] = 1 }, first);
         Assert.Equal(new Dictionary<string, int> { ["v2"] = 200 }, after);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), $"traffic moved after {stopwatch.Elapsed}");
         Assert.Equal(0, failures);
