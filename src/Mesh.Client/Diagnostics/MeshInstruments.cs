@@ -31,6 +31,9 @@ internal static class MeshInstruments
     /// <summary>How an attempt ended: <c>success</c>, <c>failure_status</c>, <c>connect_failure</c>, <c>timeout</c>, <c>canceled</c>.</summary>
     public const string OutcomeTag = "mesh.outcome";
 
+    /// <summary>The route an attempt went through (<c>Mesh:Services:&lt;service&gt;:Routes:&lt;n&gt;:Name</c>); absent without a route.</summary>
+    public const string RouteTag = "mesh.route";
+
     /// <summary>An endpoint's state: <c>available</c>, <c>ejected</c>, <c>unhealthy</c>.</summary>
     public const string StateTag = "mesh.endpoint.state";
 

@@ -89,20 +89,25 @@ internal sealed class MeshMetrics : IDisposable
     /// would otherwise be paid on every request.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void RecordAttempt(ServiceTelemetry service, MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed)
+    public void RecordAttempt(ServiceTelemetry service, MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed, string? route = null)
     {
         if (_requests.Enabled || _requestDuration.Enabled)
         {
-            RecordAttemptCore(service, endpoint, outcome, elapsed);
+            RecordAttemptCore(service, endpoint, outcome, elapsed, route);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RecordAttemptCore(ServiceTelemetry service, MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed)
+    private void RecordAttemptCore(ServiceTelemetry service, MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed, string? route)
     {
         var tags = ServiceTags(service);
         AddEndpoint(ref tags, endpoint);
         tags.Add(MeshInstruments.OutcomeTag, OutcomeTagValue(outcome));
+        if (route is not null)
+        {
+            tags.Add(MeshInstruments.RouteTag, route); // only for requests that went through a route
+        }
+
         _requests.Add(1, tags);
         _requestDuration.Record(elapsed.TotalSeconds, tags);
     }

@@ -27,12 +27,22 @@ internal static class MeshTracing
     public const string ResolverTag = "mesh.resolver";
     public const string CountTag = "mesh.endpoint.count";
     public const string OutcomeTag = "mesh.outcome";
+    public const string RouteTag = "mesh.route";
     public const string RetryEvent = "mesh.retry";
     public const string HedgeEvent = "mesh.hedge";
     public const string ResolverUpdateActivity = "mesh.resolver.update";
     public const string HeartbeatActivity = "mesh.heartbeat";
 
     public static readonly ActivitySource Source = new(MeshTelemetry.ActivitySourceName);
+
+    /// <summary>Tags the current activity (the caller's span) with the route the request took.</summary>
+    public static void TagRoute(string route)
+    {
+        if (Activity.Current is { IsAllDataRequested: true } activity)
+        {
+            activity.SetTag(RouteTag, route);
+        }
+    }
 
     /// <summary>Tags the current activity with the service, the chosen endpoint and the attempt number (1 for the first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

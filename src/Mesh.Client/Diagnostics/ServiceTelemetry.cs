@@ -41,8 +41,8 @@ internal sealed class ServiceTelemetry
 
     /// <summary>An attempt ended (its lease completed) after <paramref name="elapsed"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed) =>
-        _metrics?.RecordAttempt(this, endpoint, outcome, elapsed);
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan elapsed, string? route = null) =>
+        _metrics?.RecordAttempt(this, endpoint, outcome, elapsed, route);
 
     /// <summary>
     /// A request is retried: attempt <paramref name="nextAttempt"/> follows one that ended with <paramref name="outcome"/>

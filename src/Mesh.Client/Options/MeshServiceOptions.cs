@@ -75,13 +75,39 @@ public sealed class MeshServiceOptions
     public SlowStartOptions SlowStart { get; } = new();
 
     /// <summary>Retries to other endpoints under a budget (<c>Retry</c>). On by default for idempotent requests.</summary>
-    public RetryOptions Retry { get; } = new();
+    public RetryOptions Retry { get; private set; } = new();
 
     /// <summary>Hedged (backup) attempts (<c>Hedging</c>). Off by default.</summary>
     public HedgingOptions Hedging { get; } = new();
 
     /// <summary>Attempt, total and wait-for-endpoint timeouts (<c>Timeouts</c>).</summary>
-    public TimeoutOptions Timeouts { get; } = new();
+    public TimeoutOptions Timeouts { get; private set; } = new();
+
+    /// <summary>
+    /// Ordered routing rules for requests to this service (<c>Routes:&lt;n&gt;</c>): matches on path, method, headers and
+    /// query parameters, weighted backends, per-route timeouts and retries. Empty by default: every request goes to this
+    /// service's own endpoints. See <see cref="MeshRoute"/> and docs/routing.md.
+    /// </summary>
+    public IList<MeshRoute> Routes { get; } = new List<MeshRoute>();
+
+    /// <summary>
+    /// These options as a route's backend: the same in every respect but the route's timeout and retry overrides.
+    /// The copy shares every other settings object with this one (options are not changed after they are built).
+    /// </summary>
+    internal MeshServiceOptions WithRouteOverrides(MeshRoute route)
+    {
+        var copy = (MeshServiceOptions)MemberwiseClone();
+        var timeouts = Timeouts.Clone();
+        timeouts.Total = route.Timeout ?? timeouts.Total;
+        timeouts.Attempt = route.AttemptTimeout ?? timeouts.Attempt;
+        var retry = Retry.Clone();
+        retry.Enabled = route.Retry.Enabled ?? retry.Enabled;
+        retry.MaxAttempts = route.Retry.MaxAttempts ?? retry.MaxAttempts;
+        retry.SameEndpointBackoff = route.Retry.Backoff ?? retry.SameEndpointBackoff;
+        copy.Timeouts = timeouts;
+        copy.Retry = retry;
+        return copy;
+    }
 
     /// <summary>
     /// Adds strategies to the pipeline each attempt runs through, inside the attempt timeout and after the endpoint is
@@ -136,7 +162,29 @@ public sealed class MeshServiceOptions
         Retry.Validate($"{keyPrefix}:{nameof(Retry)}", errors);
         Hedging.Validate($"{keyPrefix}:{nameof(Hedging)}", errors);
         Timeouts.Validate($"{keyPrefix}:{nameof(Timeouts)}", errors);
+        ValidateRoutes(keyPrefix, errors);
         return errors;
+    }
+
+    private void ValidateRoutes(string keyPrefix, List<string> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < Routes.Count; i++)
+        {
+            string at = $"{keyPrefix}:{nameof(Routes)}:{i}";
+            var route = Routes[i];
+            if (route is null)
+            {
+                errors.Add(Bad(keyPrefix, $"{nameof(Routes)}:{i}", null, "a route, not null"));
+                continue;
+            }
+
+            route.Validate(at, errors);
+            if (!string.IsNullOrWhiteSpace(route.Name) && !names.Add(route.Name))
+            {
+                errors.Add(Bad(at, nameof(MeshRoute.Name), route.Name, "a name no earlier route of the service has"));
+            }
+        }
     }
 
     private void ValidateBalancing(string keyPrefix, List<string> errors)

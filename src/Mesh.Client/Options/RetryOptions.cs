@@ -61,6 +61,8 @@ public sealed class RetryOptions
     /// <summary>The most attempts a request may make: a retry storm is the budget's to stop, but one request's loop is bounded too.</summary>
     internal const int MaxAttemptsLimit = 8;
 
+    internal RetryOptions Clone() => (RetryOptions)MemberwiseClone();
+
     internal void Validate(string prefix, List<string> errors)
     {
         if (MaxAttempts is < 1 or > MaxAttemptsLimit)

@@ -28,6 +28,8 @@ public sealed class TimeoutOptions
     /// </summary>
     public TimeSpan WaitForEndpoint { get; set; } = TimeSpan.FromSeconds(3);
 
+    internal TimeoutOptions Clone() => (TimeoutOptions)MemberwiseClone();
+
     internal void Validate(string prefix, List<string> errors)
     {
         Check(errors, prefix, nameof(Attempt), Attempt);

@@ -1,4 +1,6 @@
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Resilience;
+using Mesh.Client.Routing.Routes;
 
 namespace Mesh.Client.Routing;
 
@@ -77,6 +79,52 @@ internal sealed class MeshHandler : DelegatingHandler
         CancellationToken cancellationToken)
     {
         var policies = state.Policies; // one read: a reload during this request does not change its rules
+        if (policies.Routes is { } routes && routes.Match(request) is { } route)
+        {
+            return SendThroughRouteAsync(policies, routes, route, request, logicalUri, cancellationToken);
+        }
+
+        return SendToBackendAsync(state, policies, state, request, logicalUri, cancellationToken);
+    }
+
+    /// <summary>
+    /// Step 3 of the request path: the route picked a backend service by weight; the request continues there, under the
+    /// backend's balancer and health and the route's timeouts and retries. The request URI keeps the logical service's host.
+    /// </summary>
+    private Task<HttpResponseMessage> SendThroughRouteAsync(ServicePolicies policies, RouteTable routes, CompiledRoute route,
+        HttpRequestMessage request, Uri logicalUri, CancellationToken cancellationToken)
+    {
+        ulong? stickyHash = route.Source.Sticky ? routes.StickyHasher!.Compute(request) : null;
+        var backend = route.Pick(_services, logicalUri.Scheme, stickyHash);
+        var target = backend.State;
+        MeshTracing.TagRoute(route.Name);
+        var (targetPolicies, host) = backend.PoliciesFor(target, route);
+        return target.IsResolved
+            ? SendToBackendAsync(target, targetPolicies, host, request, logicalUri, cancellationToken)
+            : SendToBackendAfterFirstResolutionAsync(target, backend, route, request, logicalUri, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendToBackendAfterFirstResolutionAsync(ServiceState target, RouteBackend backend, CompiledRoute route,
+        HttpRequestMessage request, Uri logicalUri, CancellationToken cancellationToken)
+    {
+        var timeout = target.Options.ResolutionTimeout;
+        try
+        {
+            await target.FirstResolution.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new ResolutionTimeoutException(target.ServiceName, target.ResolverName, timeout, target.LastError);
+        }
+
+        var (policies, host) = backend.PoliciesFor(target, route);
+        return await SendToBackendAsync(target, policies, host, request, logicalUri, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Steps 4 to 11 on <paramref name="state"/>'s endpoints, under <paramref name="policies"/>, accounting through <paramref name="host"/>.</summary>
+    private Task<HttpResponseMessage> SendToBackendAsync(ServiceState state, ServicePolicies policies, IAttemptHost host, HttpRequestMessage request,
+        Uri logicalUri, CancellationToken cancellationToken)
+    {
         // Hash-based balancers place the request by its hash: computed once, the same for every attempt of it.
         ulong? hash = policies.RequestHasher?.Compute(request);
         var endpoint = state.Pick(request, hash, default);
@@ -86,17 +134,17 @@ internal sealed class MeshHandler : DelegatingHandler
         if (endpoint is not null && !policies.Pipeline.SendsFirstAttempt
             && (RetryPolicy.IsReplayable(request.Content) || !retry.Enabled || retry.MaxAttempts <= 1 || !RetryPolicy.MethodAllows(request)))
         {
-            return SendFirstAttemptAsync(state, policies, request, logicalUri, endpoint, hash, cancellationToken);
+            return SendFirstAttemptAsync(state, policies, host, request, logicalUri, endpoint, hash, cancellationToken);
         }
 
-        return SendThroughPipelineAsync(state, policies, request, logicalUri, hash, endpoint, first: null, cancellationToken);
+        return SendThroughPipelineAsync(state, policies, host, request, logicalUri, hash, endpoint, first: null, cancellationToken);
     }
 
     /// <summary>
     /// The first attempt, outside the pipeline: rewrite, lease, send (bounded by the attempt timeout), classify, account,
     /// restore.
     /// </summary>
-    private async Task<HttpResponseMessage> SendFirstAttemptAsync(ServiceState state, ServicePolicies policies, HttpRequestMessage request,
+    private async Task<HttpResponseMessage> SendFirstAttemptAsync(ServiceState state, ServicePolicies policies, IAttemptHost host, HttpRequestMessage request,
         Uri logicalUri, MeshEndpoint endpoint, ulong? hash, CancellationToken cancellationToken)
     {
         policies.RetryBudget.Deposit();
@@ -118,7 +166,7 @@ internal sealed class MeshHandler : DelegatingHandler
                 token = attemptCts.Token;
             }
 
-            state.OnAttemptStarting(endpoint, 1);
+            host.OnAttemptStarting(endpoint, 1);
             var lease = endpoint.Begin(_timeProvider);
             try
             {
@@ -159,7 +207,7 @@ internal sealed class MeshHandler : DelegatingHandler
                 }
             }
 
-            AttemptAccounting.OnHeaders(state, policies.FailureStatuses, lease, response, outcome, penalise, bodyRead);
+            AttemptAccounting.OnHeaders(host, policies.FailureStatuses, lease, response, outcome, penalise, bodyRead);
         }
         finally
         {
@@ -178,7 +226,7 @@ internal sealed class MeshHandler : DelegatingHandler
         var first = new AttemptRecord(endpoint, outcome, failure is null
             ? Polly.Outcome.FromResult(response!)
             : Polly.Outcome.FromException<HttpResponseMessage>(failure));
-        return await SendThroughPipelineAsync(state, policies, request, logicalUri, hash, endpoint, first, cancellationToken).ConfigureAwait(false);
+        return await SendThroughPipelineAsync(state, policies, host, request, logicalUri, hash, endpoint, first, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -186,7 +234,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// sent again, then retries, hedges and timeouts as the options say. <paramref name="first"/> is the first attempt,
     /// already sent and accounted outside the pipeline (and the budget already credited for this request), if any.
     /// </summary>
-    private async Task<HttpResponseMessage> SendThroughPipelineAsync(ServiceState state, ServicePolicies policies, HttpRequestMessage request,
+    private async Task<HttpResponseMessage> SendThroughPipelineAsync(ServiceState state, ServicePolicies policies, IAttemptHost host, HttpRequestMessage request,
         Uri logicalUri, ulong? hash, MeshEndpoint? endpoint, AttemptRecord? first, CancellationToken cancellationToken)
     {
         var options = policies.Options;
@@ -196,7 +244,7 @@ internal sealed class MeshHandler : DelegatingHandler
             policies.RetryBudget.Deposit();
         }
 
-        var attempts = new RequestAttempts(state, request, logicalUri, hash, _sendInner, cancellationToken);
+        var attempts = new RequestAttempts(host, request, logicalUri, hash, _sendInner, cancellationToken);
         attempts.MarkTried(endpoint);
         if (first is not null)
         {

@@ -1,6 +1,7 @@
 using Mesh.Client.Balancing;
 using Mesh.Client.Health;
 using Mesh.Client.Resilience;
+using Mesh.Client.Routing.Routes;
 
 namespace Mesh.Client.Routing;
 
@@ -30,7 +31,31 @@ internal sealed class ServicePolicies : IDisposable
         RetryBudget = retryBudget;
         Latency = latency;
         Pipeline = pipeline;
+        Routes = RouteTable.Build(options);
     }
+
+    private ServicePolicies(ServicePolicies basePolicies, MeshServiceOptions options, ServicePipeline pipeline)
+    {
+        Options = options;
+        Balancer = basePolicies.Balancer;
+        RequestHasher = basePolicies.RequestHasher;
+        FailureStatuses = pipeline.FailureStatuses;
+        Detector = basePolicies.Detector;
+        Prober = basePolicies.Prober;
+        SlowStart = basePolicies.SlowStart;
+        RetryBudget = basePolicies.RetryBudget;
+        Latency = basePolicies.Latency;
+        Pipeline = pipeline;
+        Routes = null; // a backend reached through a route is not routed again
+    }
+
+    /// <summary>
+    /// The policies of <paramref name="basePolicies"/>' service for requests through a route: the same balancer, health,
+    /// budget and latency history (never disposed through this object), and a pipeline built from
+    /// <paramref name="options"/> (the route's timeout and retry overrides) reporting to <paramref name="host"/>.
+    /// </summary>
+    public static ServicePolicies ForRoute(ServiceState service, ServicePolicies basePolicies, MeshServiceOptions options, IAttemptHost host) =>
+        new(basePolicies, options, new ServicePipeline(host, options, service.ClientName, service.TimeProvider, service.LoggerFactory));
 
     /// <summary>
     /// Builds the policies for <paramref name="options"/>, reusing the parts of <paramref name="previous"/> whose options
@@ -100,6 +125,9 @@ internal sealed class ServicePolicies : IDisposable
 
     /// <summary>Recent attempt latencies, kept only when hedging waits for a percentile.</summary>
     public LatencyHistogram? Latency { get; }
+
+    /// <summary>The service's routes, or null when it has none.</summary>
+    public RouteTable? Routes { get; }
 
     /// <summary>Retries, hedging and timeouts.</summary>
     public ServicePipeline Pipeline { get; }

@@ -105,6 +105,9 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// <summary>The current snapshot: one volatile read.</summary>
     public EndpointSet Endpoints => Volatile.Read(ref _endpoints);
 
+    /// <summary>Whether the state was disposed (forgotten while idle, or with its registry).</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
     /// <summary>Whether the first snapshot has arrived.</summary>
     public bool IsResolved => Volatile.Read(ref _resolved);
 
@@ -418,10 +421,13 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
 
     public void OnAttemptEnded(MeshEndpoint endpoint, AttemptOutcome outcome) => Policies.Detector?.OnAttemptCompleted(endpoint, outcome);
 
-    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency)
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency) => OnAttemptCompleted(endpoint, outcome, latency, route: null);
+
+    /// <summary>An attempt's headers arrived (or it failed before them); <paramref name="route"/> names the route it went through, if any.</summary>
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency, string? route)
     {
         var policies = Policies;
-        Telemetry.OnAttemptCompleted(endpoint, outcome, latency);
+        Telemetry.OnAttemptCompleted(endpoint, outcome, latency, route);
         if (outcome == AttemptOutcome.ConnectFailure)
         {
             OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)
@@ -497,7 +503,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
                 return;
             }
 
-            _disposed = true;
+            Volatile.Write(ref _disposed, true);
             watch = _watch;
             _watch = null;
             _routableChanged?.TrySetResult();
