@@ -314,6 +314,7 @@ public sealed class TrafficSplitTests : IAsyncLifetime
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(Config(
             ("0:Name", "canary"), ("0:Matches:0:Path:Value", "/routed"), ("0:Backends:0:Service", "catalog-v2"))).Build();
         using var host = TelemetryTestHost.Start(configuration: configuration);
+        using var requests = host.Collect<long>(MeshInstruments.Requests);
 
         using (var span = caller.StartActivity("call", ActivityKind.Client))
         {
@@ -329,7 +330,8 @@ public sealed class TrafficSplitTests : IAsyncLifetime
             Assert.Null(span!.GetTagItem(MeshTracing.RouteTag));
         }
 
-        var attempts = await host.Metrics.WaitForAsync(MeshInstruments.Requests, m => m.Count >= 2, TimeSpan.FromSeconds(10));
+        await requests.WaitForMeasurementsAsync(2, TimeSpan.FromSeconds(10));
+        var attempts = requests.GetMeasurementSnapshot();
         var routed = Assert.Single(attempts, m => m.Tag(MeshInstruments.ServiceTag) == "catalog-v2");
         Assert.Equal("canary", routed.Tag(MeshInstruments.RouteTag));
         var plain = Assert.Single(attempts, m => m.Tag(MeshInstruments.ServiceTag) == "catalog");
