@@ -39,7 +39,13 @@ public sealed partial class PrometheusMetricsTests
         await using var slow = await TestBackend.StartAsync("slow");
         await using var failing = await TestBackend.StartAsync("failing");
         slow.Handler = async context => { await Task.Delay(300, context.RequestAborted); await context.Response.WriteAsync("slow"); };
-        failing.Handler = context => { context.Response.StatusCode = 503; return Task.CompletedTask; };
+        failing.Handler = context =>
+        {
+            // Traffic fails, heartbeats pass: passive health must eject it (heartbeats marking it unhealthy first would
+            // take it out of rotation before five failures in a row, and no ejection would be counted).
+            context.Response.StatusCode = context.Request.Path == "/health" ? 200 : 503;
+            return Task.CompletedTask;
+        };
 
         var web = WebApplication.CreateSlimBuilder();
         web.Logging.ClearProviders();
