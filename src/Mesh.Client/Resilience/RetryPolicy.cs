@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Mesh.Client.Resilience;
 
 /// <summary>
@@ -25,19 +23,6 @@ internal static class RetryPolicy
 
         return IsIdempotent(request.Method);
     }
-
-    /// <summary>
-    /// Whether a failed attempt's outcome may be retried: a connect failure, an attempt timeout, or 502, 503, 504.
-    /// Other failure statuses the service counts against endpoints (say, every 5xx) are not retried: they may be the
-    /// application's answer.
-    /// </summary>
-    public static bool IsRetryable(AttemptOutcome outcome, HttpResponseMessage? response) => outcome switch
-    {
-        AttemptOutcome.ConnectFailure or AttemptOutcome.Timeout => true,
-        AttemptOutcome.FailureStatus => response?.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable
-            or HttpStatusCode.GatewayTimeout,
-        _ => false,
-    };
 
     /// <summary>Whether <paramref name="content"/> can be sent again as it is: none, or an in-memory buffer.</summary>
     public static bool IsReplayable(HttpContent? content) =>
