@@ -93,6 +93,18 @@ public static class MeshClientServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Registers a source of routes (traffic policy), asked after those registered before it when a client first uses a
+    /// service. Routes from configuration or code take precedence over a source's; see <see cref="IMeshRouteSource"/>.
+    /// </summary>
+    public static IMeshClientBuilder AddRouteSource<TSource>(this IMeshClientBuilder builder)
+        where TSource : class, IMeshRouteSource
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IMeshRouteSource, TSource>());
+        return builder;
+    }
+
+    /// <summary>
     /// Registers a custom balancer. Services select it by <see cref="ILoadBalancerFactory.Name"/>
     /// (<c>Mesh:Services:&lt;service&gt;:Balancer</c>, or <see cref="MeshServiceOptions.Balancer"/>); a name that is also
     /// a built-in one (<see cref="BalancerNames"/>) replaces the built-in policy.

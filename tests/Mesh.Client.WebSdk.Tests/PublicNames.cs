@@ -60,6 +60,8 @@ internal static class PublicNames
         typeof(ServiceNotFoundException),
         typeof(IEndpointResolver),
         typeof(IEndpointObserver),
+        typeof(IMeshRouteSource),
+        typeof(IMeshRouteObserver),
         typeof(EndpointQuery),
         typeof(EndpointAddress),
         typeof(EndpointSet),

@@ -15,6 +15,8 @@ internal static class MeshEventIds
     public const int EndpointsUpdated = 1;
     public const int ResolverFailed = 2;
     public const int ResolverRecovered = 3;
+    public const int RoutesUpdated = 4;
+    public const int RouteSourceFailed = 5;
 
     // Service registry: 10-19.
     public const int ServicesForgotten = 10;

@@ -22,6 +22,18 @@ internal static partial class MeshLog
         Message = "Resolver '{Resolver}' recovered for service '{Service}'.")]
     public static partial void ResolverRecovered(ILogger logger, string service, string resolver);
 
+    [LoggerMessage(EventId = MeshEventIds.RoutesUpdated, Level = LogLevel.Information,
+        Message = "Service '{Service}' now has {Count} routes from route source '{Source}'.")]
+    public static partial void RoutesUpdated(ILogger logger, string service, string source, int count);
+
+    [LoggerMessage(EventId = MeshEventIds.RoutesUpdated, Level = LogLevel.Warning,
+        Message = "Service '{Service}' has {Count} routes from route source '{Source}', not applied: the service's options have routes of their own, which take precedence.")]
+    public static partial void RoutesShadowed(ILogger logger, string service, string source, int count);
+
+    [LoggerMessage(EventId = MeshEventIds.RouteSourceFailed, Level = LogLevel.Warning,
+        Message = "Route source '{Source}' failed for service '{Service}'; keeping the last good routes. {Error}")]
+    public static partial void RouteSourceFailed(ILogger logger, string service, string source, string error, Exception exception);
+
     [LoggerMessage(EventId = MeshEventIds.RetryBudgetExhausted, Level = LogLevel.Debug,
         Message = "Retry budget of service '{Service}' spent; not retrying.")]
     public static partial void RetryBudgetExhausted(ILogger logger, string service);

@@ -89,6 +89,28 @@ internal sealed class ServiceTelemetry
         }
     }
 
+    /// <summary>A route source's list was applied (or, <paramref name="shadowed"/>, kept aside: the options have routes of their own).</summary>
+    public void OnRoutesUpdated(string source, int count, bool shadowed)
+    {
+        if (shadowed)
+        {
+            MeshLog.RoutesShadowed(_logger, ServiceName, source, count);
+        }
+        else
+        {
+            MeshLog.RoutesUpdated(_logger, ServiceName, source, count);
+        }
+    }
+
+    /// <summary>A route source failed to read, or published a list that was rejected; logged once per distinct message.</summary>
+    public void OnRouteSourceError(string source, Exception error, bool isNewError)
+    {
+        if (isNewError)
+        {
+            MeshLog.RouteSourceFailed(_logger, ServiceName, source, error.Message, error);
+        }
+    }
+
     /// <summary>A resolver delivered a snapshot after failing.</summary>
     public void OnResolverRecovered(string resolver) => MeshLog.ResolverRecovered(_logger, ServiceName, resolver);
 

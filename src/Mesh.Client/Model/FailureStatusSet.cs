@@ -13,13 +13,25 @@ internal sealed class FailureStatusSet
 
     private readonly bool[] _isGrpcFailure = new bool[17];
 
+    private readonly bool[]? _isRetryable; // null: the default rule, IsFailure and IsRetryableStatus
+
     public static FailureStatusSet Default { get; } = new(null, allServerErrors: false);
 
     /// <param name="codes">The statuses that count; null for 502, 503 and 504.</param>
     /// <param name="allServerErrors">Whether every 5xx counts too.</param>
     /// <param name="grpcCodes">The gRPC statuses that count; null for UNAVAILABLE (14).</param>
-    public FailureStatusSet(IEnumerable<int>? codes, bool allServerErrors, IEnumerable<int>? grpcCodes = null)
+    /// <param name="retryCodes">The statuses a retry may answer; null for those of 502, 503 and 504 that count.</param>
+    public FailureStatusSet(IEnumerable<int>? codes, bool allServerErrors, IEnumerable<int>? grpcCodes = null, IEnumerable<int>? retryCodes = null)
     {
+        if (retryCodes is not null)
+        {
+            _isRetryable = new bool[600];
+            foreach (int code in retryCodes)
+            {
+                _isRetryable[code] = true;
+            }
+        }
+
         foreach (int code in grpcCodes ?? [GrpcUnavailable])
         {
             _isGrpcFailure[code] = true;
@@ -46,6 +58,14 @@ internal sealed class FailureStatusSet
     /// proxy in front of it) did not do the work. Other statuses, even if counted as failures, are the application's answer.
     /// </summary>
     public static bool IsRetryableStatus(int statusCode) => statusCode is 502 or 503 or 504;
+
+    /// <summary>
+    /// Whether a response with this status may be answered with a retry or hedge: a listed status (<c>Retry:StatusCodes</c>,
+    /// or a route's), else a failure status that is retryable (<see cref="IsRetryableStatus"/>).
+    /// </summary>
+    public bool IsRetryable(int statusCode) => _isRetryable is { } listed
+        ? (uint)statusCode < (uint)listed.Length && listed[statusCode]
+        : IsFailure(statusCode) && IsRetryableStatus(statusCode);
 
     /// <summary>
     /// Whether a response with this status is recorded as a penalised latency: 5xx and 429 are answered quickly because

@@ -282,7 +282,10 @@ public sealed class MeshRouteRetry
     /// <summary>The pause before retrying an endpoint already tried (doubled per retry, jittered).</summary>
     public TimeSpan? Backoff { get; set; }
 
-    internal bool HasOverrides => Enabled is not null || MaxAttempts is not null || Backoff is not null;
+    /// <summary>The response statuses retried through this route, 400 to 599 (replaces <see cref="RetryOptions.StatusCodes"/>).</summary>
+    public IList<int>? StatusCodes { get; set; }
+
+    internal bool HasOverrides => Enabled is not null || MaxAttempts is not null || Backoff is not null || StatusCodes is not null;
 
     internal void Validate(string prefix, List<string> errors)
     {
@@ -295,5 +298,7 @@ public sealed class MeshRouteRetry
         {
             errors.Add(MeshServiceOptions.Bad(prefix, nameof(Backoff), backoff, "00:00:00 to 00:00:30"));
         }
+
+        RetryOptions.ValidateStatusCodes(prefix, StatusCodes, errors);
     }
 }

@@ -104,6 +104,7 @@ public sealed class MeshServiceOptions
         retry.Enabled = route.Retry.Enabled ?? retry.Enabled;
         retry.MaxAttempts = route.Retry.MaxAttempts ?? retry.MaxAttempts;
         retry.SameEndpointBackoff = route.Retry.Backoff ?? retry.SameEndpointBackoff;
+        retry.StatusCodes = route.Retry.StatusCodes ?? retry.StatusCodes;
         copy.Timeouts = timeouts;
         copy.Retry = retry;
         return copy;
@@ -166,13 +167,23 @@ public sealed class MeshServiceOptions
         return errors;
     }
 
-    private void ValidateRoutes(string keyPrefix, List<string> errors)
+    private void ValidateRoutes(string keyPrefix, List<string> errors) => ValidateRoutes(keyPrefix, Routes.ToArray(), errors);
+
+    /// <summary>Checks a list of routes as configuration's are checked; one message per bad value, each naming <paramref name="keyPrefix"/><c>:Routes:n</c> and the key.</summary>
+    internal static List<string> ValidateRoutes(string keyPrefix, IReadOnlyList<MeshRoute> routes)
+    {
+        var errors = new List<string>();
+        ValidateRoutes(keyPrefix, routes, errors);
+        return errors;
+    }
+
+    private static void ValidateRoutes(string keyPrefix, IReadOnlyList<MeshRoute> routes, List<string> errors)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < Routes.Count; i++)
+        for (int i = 0; i < routes.Count; i++)
         {
             string at = $"{keyPrefix}:{nameof(Routes)}:{i}";
-            var route = Routes[i];
+            var route = routes[i];
             if (route is null)
             {
                 errors.Add(Bad(keyPrefix, $"{nameof(Routes)}:{i}", null, "a route, not null"));

@@ -7,7 +7,7 @@ namespace Mesh.Client;
 /// <remarks>
 /// An attempt is retried only when all of these hold: the method is idempotent (GET, HEAD, OPTIONS, PUT, DELETE,
 /// TRACE) or the request opts in with <see cref="MeshRequestOptions.AllowRetry"/>; the attempt failed to connect, hit
-/// its attempt timeout, or answered 502, 503 or 504; the request's content can be sent again (no content, or buffered
+/// its attempt timeout, or answered a retryable status (<see cref="StatusCodes"/>); the request's content can be sent again (no content, or buffered
 /// content; a non-rewindable stream is never retried); fewer than <see cref="MaxAttempts"/> attempts were made; and
 /// the budget has a retry to spend. A retry goes to an endpoint this request has not tried while one is routable.
 /// </remarks>
@@ -58,6 +58,14 @@ public sealed class RetryOptions
     /// </summary>
     public int MaxBufferedResponseBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// The response statuses a retry (or hedge) may answer, 400 to 599. Default (<see langword="null"/>): 502, 503 and
+    /// 504 when they count as endpoint failures (<see cref="PassiveHealthOptions.FailureStatusCodes"/>), the statuses that
+    /// say the endpoint did not do the work. A status listed here is retried whether or not it counts against the
+    /// endpoint, as Gateway API's HTTPRoute <c>retry.codes</c> are.
+    /// </summary>
+    public IList<int>? StatusCodes { get; set; }
+
     /// <summary>The most attempts a request may make: a retry storm is the budget's to stop, but one request's loop is bounded too.</summary>
     internal const int MaxAttemptsLimit = 8;
 
@@ -100,9 +108,29 @@ public sealed class RetryOptions
             errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxBufferedResponseBytes), MaxBufferedResponseBytes, "0 or more"));
         }
 
+        ValidateStatusCodes(prefix, StatusCodes, errors);
+
         if (MaxBufferedContentBytes < 0)
         {
             errors.Add(MeshServiceOptions.Bad(prefix, nameof(MaxBufferedContentBytes), MaxBufferedContentBytes, "0 or more"));
+        }
+    }
+
+    /// <summary>Checks a list of retryable statuses: each from 400 to 599 (a success or redirect is not retried).</summary>
+    internal static void ValidateStatusCodes(string prefix, IList<int>? codes, List<string> errors)
+    {
+        if (codes is null)
+        {
+            return;
+        }
+
+        foreach (int code in codes)
+        {
+            if (code is < 400 or > 599)
+            {
+                errors.Add(MeshServiceOptions.Bad(prefix, nameof(StatusCodes), code, "HTTP status codes from 400 to 599"));
+                return;
+            }
         }
     }
 }

@@ -35,7 +35,8 @@ internal static class AttemptClassification
     }
 
     /// <summary>
-    /// Whether a retry or hedge may follow this result: a failure status that means the work was not done (502, 503, 504),
+    /// Whether a retry or hedge may follow this result: a retryable status (by default a failure status that means the work
+    /// was not done: 502, 503, 504),
     /// a connection failure, an attempt timeout, or a refusal by a per-attempt strategy (a breaker or limiter on that
     /// endpoint). Not a caller's cancellation or the total timeout.
     /// </summary>
@@ -43,8 +44,7 @@ internal static class AttemptClassification
     {
         if (outcome.Result is { } response)
         {
-            int status = (int)response.StatusCode;
-            return statuses.IsFailure(status) && FailureStatusSet.IsRetryableStatus(status);
+            return statuses.IsRetryable((int)response.StatusCode);
         }
 
         return outcome.Exception switch

@@ -38,7 +38,7 @@ internal sealed class ServicePipeline
         _options = options;
         // This pipeline's own status rules: a request keeps the rules it started with when the options reload.
         FailureStatuses = new FailureStatusSet(options.PassiveHealth.FailureStatusCodes, options.PassiveHealth.AllServerErrorsAreFailures,
-            options.PassiveHealth.FailureGrpcStatusCodes);
+            options.PassiveHealth.FailureGrpcStatusCodes, options.Retry.StatusCodes);
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage>
         {
             Name = $"Mesh.Client/{host.ServiceName}",

@@ -54,22 +54,24 @@ internal sealed class MeshHandler : DelegatingHandler
             }
         }
 
-        return state.IsResolved
+        return state.IsReady
             ? SendToServiceAsync(state, request, uri, cancellationToken)
-            : SendAfterFirstResolutionAsync(state, request, uri, cancellationToken);
+            : SendWhenReadyAsync(state, request, uri, cancellationToken);
     }
 
-    private async Task<HttpResponseMessage> SendAfterFirstResolutionAsync(ServiceState state, HttpRequestMessage request, Uri uri,
+    private async Task<HttpResponseMessage> SendWhenReadyAsync(ServiceState state, HttpRequestMessage request, Uri uri,
         CancellationToken cancellationToken)
     {
         var timeout = state.Options.ResolutionTimeout;
         try
         {
-            await state.FirstResolution.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            await state.Ready.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            throw new ResolutionTimeoutException(state.ServiceName, state.ResolverName, timeout, state.LastError);
+            throw state.IsResolved
+                ? new ResolutionTimeoutException(state.ServiceName, $"{state.RouteSourceName} (routes)", timeout, state.RouteError)
+                : new ResolutionTimeoutException(state.ServiceName, state.ResolverName, timeout, state.LastError);
         }
 
         return await SendToServiceAsync(state, request, uri, cancellationToken).ConfigureAwait(false);
@@ -218,9 +220,10 @@ internal sealed class MeshHandler : DelegatingHandler
             }
         }
 
-        if (outcome == AttemptOutcome.Success)
+        // A success returns at once, unless its status is one the service or route retries (Retry:StatusCodes).
+        if (outcome == AttemptOutcome.Success && !policies.FailureStatuses.IsRetryable((int)response!.StatusCode))
         {
-            return response!;
+            return response;
         }
 
         var first = new AttemptRecord(endpoint, outcome, failure is null

@@ -19,7 +19,7 @@ namespace Mesh.Client.Routing;
 internal sealed class ServicePolicies : IDisposable
 {
     public ServicePolicies(MeshServiceOptions options, ILoadBalancer balancer, OutlierDetector? detector, HeartbeatProber? prober,
-        SlowStartCurve? slowStart, RetryBudget retryBudget, LatencyHistogram? latency, ServicePipeline pipeline)
+        SlowStartCurve? slowStart, RetryBudget retryBudget, LatencyHistogram? latency, ServicePipeline pipeline, RouteTable? routes)
     {
         Options = options;
         Balancer = balancer;
@@ -31,10 +31,10 @@ internal sealed class ServicePolicies : IDisposable
         RetryBudget = retryBudget;
         Latency = latency;
         Pipeline = pipeline;
-        Routes = RouteTable.Build(options);
+        Routes = routes;
     }
 
-    private ServicePolicies(ServicePolicies basePolicies, MeshServiceOptions options, ServicePipeline pipeline)
+    private ServicePolicies(ServicePolicies basePolicies, MeshServiceOptions options, ServicePipeline pipeline, RouteTable? routes)
     {
         Options = options;
         Balancer = basePolicies.Balancer;
@@ -46,8 +46,11 @@ internal sealed class ServicePolicies : IDisposable
         RetryBudget = basePolicies.RetryBudget;
         Latency = basePolicies.Latency;
         Pipeline = pipeline;
-        Routes = null; // a backend reached through a route is not routed again
+        Routes = routes;
     }
+
+    /// <summary>These policies with <paramref name="routes"/> (a route source's new list); every other part is shared.</summary>
+    public ServicePolicies WithRoutes(RouteTable? routes) => new(this, Options, Pipeline, routes);
 
     /// <summary>
     /// The policies of <paramref name="basePolicies"/>' service for requests through a route: the same balancer, health,
@@ -55,7 +58,8 @@ internal sealed class ServicePolicies : IDisposable
     /// <paramref name="options"/> (the route's timeout and retry overrides) reporting to <paramref name="host"/>.
     /// </summary>
     public static ServicePolicies ForRoute(ServiceState service, ServicePolicies basePolicies, MeshServiceOptions options, IAttemptHost host) =>
-        new(basePolicies, options, new ServicePipeline(host, options, service.ClientName, service.TimeProvider, service.LoggerFactory));
+        new(basePolicies, options, new ServicePipeline(host, options, service.ClientName, service.TimeProvider, service.LoggerFactory),
+            routes: null); // a backend reached through a route is not routed again
 
     /// <summary>
     /// Builds the policies for <paramref name="options"/>, reusing the parts of <paramref name="previous"/> whose options
@@ -92,7 +96,9 @@ internal sealed class ServicePolicies : IDisposable
             ? previous?.Latency ?? new LatencyHistogram(service.TimeProvider)
             : null;
         var pipeline = new ServicePipeline(service, options, service.ClientName, service.TimeProvider, service.LoggerFactory);
-        return new ServicePolicies(options, balancer, detector, prober, slowStart, budget, latency, pipeline);
+        // The options' own routes take precedence over a route source's (configuration is the operator's override).
+        var routes = options.Routes.Count > 0 ? RouteTable.Build(options) : RouteTable.Build(service.DiscoveredRoutes, options);
+        return new ServicePolicies(options, balancer, detector, prober, slowStart, budget, latency, pipeline, routes);
     }
 
     /// <summary>Whether <paramref name="next"/> selects the same balancer with the same settings, so it keeps its state.</summary>

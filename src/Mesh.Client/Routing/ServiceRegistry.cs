@@ -23,6 +23,7 @@ internal sealed partial class ServiceRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, ClientServices> _clients = new(StringComparer.Ordinal);
     private readonly IEndpointResolver[] _resolvers;
+    private readonly IMeshRouteSource[] _routeSources;
     private readonly MeshServiceOptionsFactory _optionsFactory;
     private readonly MeshConfiguration _configuration;
     private readonly ConcurrentDictionary<(string Client, string Service), MeshServiceOptions> _lastGoodOptions = new();
@@ -35,11 +36,12 @@ internal sealed partial class ServiceRegistry : IDisposable
 
     public ServiceRegistry(IEnumerable<IEndpointResolver> resolvers, MeshServiceOptionsFactory optionsFactory,
         MeshConfiguration configuration, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
-        MeshMetrics? metrics = null, ServiceDiscoveryEndpointResolver? serviceDiscovery = null)
+        MeshMetrics? metrics = null, ServiceDiscoveryEndpointResolver? serviceDiscovery = null, IEnumerable<IMeshRouteSource>? routeSources = null)
     {
         // The mesh's resolvers in registration order (configuration first, as AddMeshClient adds it), then the MESD
         // provider bridge: its providers usually accept any name, so they come after every resolver that can say no.
         _resolvers = serviceDiscovery is { HasProviders: true } ? [.. resolvers, serviceDiscovery] : resolvers.ToArray();
+        _routeSources = routeSources?.ToArray() ?? [];
         _optionsFactory = optionsFactory;
         _configuration = configuration;
         TimeProvider = timeProvider;
@@ -92,6 +94,8 @@ internal sealed partial class ServiceRegistry : IDisposable
 
             var state = new ServiceState(client.Name, query, options, _optionsFactory.Balancers.Create(serviceName, options, TimeProvider),
                 TimeProvider, _loggerFactory.CreateLogger("Mesh.Client.Routing"), ProbeHandlerFactory, metrics: _metrics, loggerFactory: _loggerFactory);
+            // Routes first: a resolver may publish at once, and the service must not be ready before its routes are known.
+            WatchRoutes(state, query);
             foreach (var resolver in _resolvers)
             {
                 if (options.Resolver is not null && !string.Equals(resolver.Name, options.Resolver, StringComparison.OrdinalIgnoreCase))
@@ -128,6 +132,34 @@ internal sealed partial class ServiceRegistry : IDisposable
             state.Dispose();
             return null;
         }
+    }
+
+    /// <summary>Asks the route sources in order; the first that answers owns the service's routes.</summary>
+    private void WatchRoutes(ServiceState state, EndpointQuery query)
+    {
+        foreach (var source in _routeSources)
+        {
+            var observer = state.ExpectRoutes(source.Name);
+            IDisposable? watch;
+            try
+            {
+                watch = source.Watch(query, observer);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                state.Dispose();
+                throw new MeshException(query.ServiceName,
+                    $"Route source '{source.Name}' failed while starting to watch the routes of service '{query.ServiceName}': {ex.Message}", ex);
+            }
+
+            if (watch is not null)
+            {
+                state.AttachRoutes(watch);
+                return;
+            }
+        }
+
+        state.DeclineRoutes();
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Health;
 using Mesh.Client.Resilience;
+using Mesh.Client.Routing.Routes;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Routing;
@@ -31,6 +32,14 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     private ServicePolicies _policies;
     private TaskCompletionSource? _routableChanged;
     private bool _belowPanicThreshold;
+
+    // Routes from a route source (IMeshRouteSource): the last good list, and whether the source has answered yet.
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _isReady;
+    private bool _routesSettled = true;
+    private IReadOnlyList<MeshRoute> _discoveredRoutes = [];
+    private IDisposable? _routeWatch;
+    private Exception? _routeError;
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
         TimeProvider timeProvider, ILogger logger,
@@ -117,6 +126,142 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// <summary>Completes when the first snapshot arrives.</summary>
     public Task FirstResolution => _firstResolution.Task;
 
+    /// <summary>
+    /// Whether a request may be routed: the first snapshot has arrived and, when a route source owns the service's
+    /// routes, its first answer too (so no request is routed before the traffic policy is known).
+    /// </summary>
+    public bool IsReady => Volatile.Read(ref _isReady);
+
+    /// <summary>Completes when <see cref="IsReady"/> becomes true.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>The route source that owns the service's routes, if one claimed them.</summary>
+    public string? RouteSourceName { get; private set; }
+
+    /// <summary>The last good routes from the route source (empty when none, or no source).</summary>
+    public IReadOnlyList<MeshRoute> DiscoveredRoutes => Volatile.Read(ref _discoveredRoutes);
+
+    /// <summary>Why the route source's last answer was not applied (a failed read, or a rejected list); null once one is.</summary>
+    public Exception? RouteError => Volatile.Read(ref _routeError);
+
+    /// <summary>
+    /// Names the route source about to be asked; until it answers (or declines, <see cref="DeclineRoutes"/>), the service
+    /// is not <see cref="IsReady"/>. Returns the observer to hand to it.
+    /// </summary>
+    public IMeshRouteObserver ExpectRoutes(string sourceName)
+    {
+        lock (_writeLock)
+        {
+            RouteSourceName = sourceName;
+            _routesSettled = false;
+        }
+
+        return new RouteObserver(this);
+    }
+
+    /// <summary>The route source asked last does not have this service's routes.</summary>
+    public void DeclineRoutes()
+    {
+        lock (_writeLock)
+        {
+            RouteSourceName = null;
+            _routesSettled = true;
+            UpdateReadiness();
+        }
+    }
+
+    /// <summary>Attaches the watch of the route source that claimed this service's routes. Called once, right after it did.</summary>
+    public void AttachRoutes(IDisposable watch)
+    {
+        lock (_writeLock)
+        {
+            if (_disposed)
+            {
+                watch.Dispose();
+                return;
+            }
+
+            _routeWatch = watch;
+        }
+    }
+
+    /// <summary>
+    /// Takes the route source's complete list: checked as configuration is (a list with a bad route is rejected whole and
+    /// the last good stays), then applied to new requests unless the service's options have routes of their own.
+    /// </summary>
+    private void OnRoutes(IReadOnlyList<MeshRoute> routes)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        var list = routes.ToArray(); // the source's list is its own; the service keeps a copy
+        var errors = MeshServiceOptions.ValidateRoutes($"{RouteSourceName}:{ServiceName}", list);
+        lock (_writeLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            if (errors.Count > 0)
+            {
+                var error = new MeshException(ServiceName,
+                    $"The routes of service '{ServiceName}' from route source '{RouteSourceName}' were rejected; the last good routes stay in force. {string.Join(" ", errors)}");
+                bool isNew = Interlocked.Exchange(ref _routeError, error)?.Message != error.Message;
+                Telemetry.OnRouteSourceError(RouteSourceName!, error, isNew);
+            }
+            else
+            {
+                Volatile.Write(ref _routeError, null);
+                Volatile.Write(ref _discoveredRoutes, list);
+                bool shadowed = _policies.Options.Routes.Count > 0;
+                if (!shadowed)
+                {
+                    Volatile.Write(ref _policies, _policies.WithRoutes(RouteTable.Build(list, _policies.Options)));
+                }
+
+                Telemetry.OnRoutesUpdated(RouteSourceName!, list.Length, shadowed && list.Length > 0);
+            }
+
+            _routesSettled = true;
+            UpdateReadiness();
+        }
+    }
+
+    /// <summary>The route source could not read the routes: the last good list stays (none, before the first answer).</summary>
+    private void OnRouteError(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        lock (_writeLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            bool isNew = Interlocked.Exchange(ref _routeError, exception)?.Message != exception.Message;
+            Telemetry.OnRouteSourceError(RouteSourceName!, exception, isNew);
+            _routesSettled = true; // a failed read is an answer: requests go on under the last good routes
+            UpdateReadiness();
+        }
+    }
+
+    /// <summary>Marks the service ready once both its endpoints and its routes are known. Under the write lock.</summary>
+    private void UpdateReadiness()
+    {
+        if (_resolved && _routesSettled && !_isReady)
+        {
+            Volatile.Write(ref _isReady, true);
+            _ready.TrySetResult();
+        }
+    }
+
+    /// <summary>Hands a route source's answers to the service (a separate object: both observers have an <c>OnError</c>).</summary>
+    private sealed class RouteObserver(ServiceState state) : IMeshRouteObserver
+    {
+        public void OnRoutes(IReadOnlyList<MeshRoute> routes) => state.OnRoutes(routes);
+
+        public void OnError(Exception exception) => state.OnRouteError(exception);
+    }
+
     /// <summary>Names the resolver being asked, before it is asked, so what it publishes at once is attributed to it.</summary>
     public void AskingResolver(string resolverName)
     {
@@ -188,6 +333,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             {
                 Volatile.Write(ref _resolved, true);
                 _firstResolution.TrySetResult();
+                UpdateReadiness();
             }
         }
 
@@ -496,6 +642,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     public void Dispose()
     {
         IDisposable? watch;
+        IDisposable? routeWatch;
         lock (_writeLock)
         {
             if (_disposed)
@@ -506,12 +653,16 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             Volatile.Write(ref _disposed, true);
             watch = _watch;
             _watch = null;
+            routeWatch = _routeWatch;
+            _routeWatch = null;
             _routableChanged?.TrySetResult();
             _routableChanged = null;
         }
 
         watch?.Dispose();
+        routeWatch?.Dispose();
         Policies.Dispose();
         _firstResolution.TrySetCanceled();
+        _ready.TrySetCanceled();
     }
 }

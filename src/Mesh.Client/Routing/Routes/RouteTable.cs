@@ -31,30 +31,36 @@ internal sealed class RouteTable
     /// <summary>Computes the hash that keeps a request on one side of a sticky split; null when no route is sticky.</summary>
     public RequestHasher? StickyHasher { get; }
 
-    /// <summary>The table for <paramref name="options"/>, or null when the service has no routes (the no-route path stays as it was).</summary>
-    public static RouteTable? Build(MeshServiceOptions options)
+    /// <summary>The table of <paramref name="options"/>' own routes, or null when it has none (the no-route path stays as it was).</summary>
+    public static RouteTable? Build(MeshServiceOptions options) => Build(options.Routes.ToArray(), options);
+
+    /// <summary>
+    /// The table of <paramref name="source"/> (validated routes), hashing sticky splits with <paramref name="options"/>'
+    /// hash policies; null when there are none.
+    /// </summary>
+    public static RouteTable? Build(IReadOnlyList<MeshRoute> source, MeshServiceOptions options)
     {
-        if (options.Routes.Count == 0)
+        if (source.Count == 0)
         {
             return null;
         }
 
-        var routes = new CompiledRoute[options.Routes.Count];
+        var routes = new CompiledRoute[source.Count];
         var matches = new List<CompiledMatch>();
         bool sticky = false;
         for (int r = 0; r < routes.Length; r++)
         {
-            var source = options.Routes[r];
-            var route = routes[r] = new CompiledRoute(source);
-            sticky |= source.Sticky;
-            if (source.Matches.Count == 0)
+            var rule = source[r];
+            var route = routes[r] = new CompiledRoute(rule);
+            sticky |= rule.Sticky;
+            if (rule.Matches.Count == 0)
             {
                 matches.Add(CompiledMatch.Compile(route, new MeshRouteMatch(), r, 0));
             }
 
-            for (int m = 0; m < source.Matches.Count; m++)
+            for (int m = 0; m < rule.Matches.Count; m++)
             {
-                matches.Add(CompiledMatch.Compile(route, source.Matches[m], r, m));
+                matches.Add(CompiledMatch.Compile(route, rule.Matches[m], r, m));
             }
         }
 
