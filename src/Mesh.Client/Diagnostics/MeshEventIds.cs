@@ -17,6 +17,8 @@ internal static class MeshEventIds
     public const int ResolverRecovered = 3;
     public const int RoutesUpdated = 4;
     public const int RouteSourceFailed = 5;
+    public const int RouteFieldIgnored = 6;
+    public const int RoutesShadowed = 7;
 
     // Service registry: 10-19.
     public const int ServicesForgotten = 10;

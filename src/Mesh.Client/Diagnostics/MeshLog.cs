@@ -26,9 +26,13 @@ internal static partial class MeshLog
         Message = "Service '{Service}' now has {Count} routes from route source '{Source}'.")]
     public static partial void RoutesUpdated(ILogger logger, string service, string source, int count);
 
-    [LoggerMessage(EventId = MeshEventIds.RoutesUpdated, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = MeshEventIds.RoutesShadowed, Level = LogLevel.Warning,
         Message = "Service '{Service}' has {Count} routes from route source '{Source}', not applied: the service's options have routes of their own, which take precedence.")]
     public static partial void RoutesShadowed(ILogger logger, string service, string source, int count);
+
+    [LoggerMessage(EventId = MeshEventIds.RouteFieldIgnored, Level = LogLevel.Warning,
+        Message = "Route source '{Source}' left out part of the routes of service '{Service}' that the mesh does not support: {Note}")]
+    public static partial void RouteFieldIgnored(ILogger logger, string service, string source, string note);
 
     [LoggerMessage(EventId = MeshEventIds.RouteSourceFailed, Level = LogLevel.Warning,
         Message = "Route source '{Source}' failed for service '{Service}'; keeping the last good routes. {Error}")]

@@ -102,6 +102,9 @@ internal sealed class ServiceTelemetry
         }
     }
 
+    /// <summary>A route source left out something its policy says (an unsupported field); logged once per message.</summary>
+    public void OnRouteFieldIgnored(string source, string note) => MeshLog.RouteFieldIgnored(_logger, ServiceName, source, note);
+
     /// <summary>A route source failed to read, or published a list that was rejected; logged once per distinct message.</summary>
     public void OnRouteSourceError(string source, Exception error, bool isNewError)
     {

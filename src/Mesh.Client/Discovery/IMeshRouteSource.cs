@@ -37,7 +37,12 @@ public interface IMeshRouteObserver
     /// The service's complete, ordered list of routes (not a delta). Empty: the service has none, and its requests go to
     /// its own endpoints.
     /// </summary>
-    void OnRoutes(IReadOnlyList<MeshRoute> routes);
+    /// <param name="routes">The routes, in order; among matches of equal precedence the earlier route wins.</param>
+    /// <param name="ignored">
+    /// What the source's policy says and the mesh cannot do, left out of <paramref name="routes"/> (an unsupported filter
+    /// or field), one message each: logged once and shown in diagnostics, so nothing is dropped silently.
+    /// </param>
+    void OnRoutes(IReadOnlyList<MeshRoute> routes, IReadOnlyList<string> ignored);
 
     /// <summary>The source could not read the routes; the last list stays in force (none, before the first).</summary>
     void OnError(Exception exception);

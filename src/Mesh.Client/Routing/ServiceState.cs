@@ -40,6 +40,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     private IReadOnlyList<MeshRoute> _discoveredRoutes = [];
     private IDisposable? _routeWatch;
     private Exception? _routeError;
+    private IReadOnlyList<string> _ignoredRouteFields = [];
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
         TimeProvider timeProvider, ILogger logger,
@@ -141,6 +142,9 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// <summary>The last good routes from the route source (empty when none, or no source).</summary>
     public IReadOnlyList<MeshRoute> DiscoveredRoutes => Volatile.Read(ref _discoveredRoutes);
 
+    /// <summary>What the route source's policy says and the mesh left out (unsupported fields), one message each.</summary>
+    public IReadOnlyList<string> IgnoredRouteFields => Volatile.Read(ref _ignoredRouteFields);
+
     /// <summary>Why the route source's last answer was not applied (a failed read, or a rejected list); null once one is.</summary>
     public Exception? RouteError => Volatile.Read(ref _routeError);
 
@@ -189,10 +193,11 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// Takes the route source's complete list: checked as configuration is (a list with a bad route is rejected whole and
     /// the last good stays), then applied to new requests unless the service's options have routes of their own.
     /// </summary>
-    private void OnRoutes(IReadOnlyList<MeshRoute> routes)
+    private void OnRoutes(IReadOnlyList<MeshRoute> routes, IReadOnlyList<string> ignored)
     {
         ArgumentNullException.ThrowIfNull(routes);
         var list = routes.ToArray(); // the source's list is its own; the service keeps a copy
+        var notes = ignored?.ToArray() ?? [];
         var errors = MeshServiceOptions.ValidateRoutes($"{RouteSourceName}:{ServiceName}", list);
         lock (_writeLock)
         {
@@ -212,6 +217,12 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             {
                 Volatile.Write(ref _routeError, null);
                 Volatile.Write(ref _discoveredRoutes, list);
+                foreach (string note in notes.Except(_ignoredRouteFields, StringComparer.Ordinal))
+                {
+                    Telemetry.OnRouteFieldIgnored(RouteSourceName!, note);
+                }
+
+                Volatile.Write(ref _ignoredRouteFields, notes);
                 bool shadowed = _policies.Options.Routes.Count > 0;
                 if (!shadowed)
                 {
@@ -257,7 +268,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     /// <summary>Hands a route source's answers to the service (a separate object: both observers have an <c>OnError</c>).</summary>
     private sealed class RouteObserver(ServiceState state) : IMeshRouteObserver
     {
-        public void OnRoutes(IReadOnlyList<MeshRoute> routes) => state.OnRoutes(routes);
+        public void OnRoutes(IReadOnlyList<MeshRoute> routes, IReadOnlyList<string> ignored) => state.OnRoutes(routes, ignored);
 
         public void OnError(Exception exception) => state.OnRouteError(exception);
     }
