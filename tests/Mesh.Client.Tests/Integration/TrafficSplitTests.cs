@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace Mesh.Client.Tests.Integration;
 
 /// <summary>
-/// Issue 16, routes from configuration: weighted splits between mesh services on real Kestrel backends, live weight
+/// Routes from configuration: weighted splits between mesh services on real Kestrel backends, live weight
 /// changes, the empty-backend rule, sticky splits, matches by path, header and method, per-route timeouts and retries,
 /// the route in metrics and traces, and validation that names the key.
 /// </summary>
@@ -302,6 +302,39 @@ public sealed class TrafficSplitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_route_retry_status_code_list_retries_those_statuses_and_only_through_that_route()
+    {
+        // v2 answers 500 to its first two requests, then 200: a 500 is the application's answer, retried only where a
+        // route lists it (as HTTPRoute retry.codes do).
+        int answered = 0;
+        _v2.Handler = context =>
+        {
+            context.Response.StatusCode = Interlocked.Increment(ref answered) <= 2 ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK;
+            return context.Response.WriteAsync("v2");
+        };
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Config(
+            ("0:Name", "codes"), ("0:Matches:0:Path:Value", "/codes"), ("0:Retry:StatusCodes:0", "500"), ("0:Retry:Backoff", "00:00:00"),
+            ("0:Backends:0:Service", "catalog-v2"),
+            ("1:Name", "plain"), ("1:Matches:0:Path:Value", "/plain"), ("1:Backends:0:Service", "catalog-v2"))).Build();
+        await using var provider = MeshTestHost.Build(configuration: configuration);
+        var client = provider.Client();
+
+        using (var plain = await client.GetAsync(new Uri("/plain", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, plain.StatusCode);
+        }
+
+        Assert.Equal(1, _v2.Count); // the service's default list (502, 503, 504) does not retry a 500
+
+        using (var codes = await client.GetAsync(new Uri("/codes", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, codes.StatusCode);
+        }
+
+        Assert.Equal(3, _v2.Count); // 500, then retried: 200
+    }
+
+    [Fact]
     public async Task The_route_name_tags_the_attempt_metric_and_the_callers_span_and_unrouted_requests_carry_no_route()
     {
         using var caller = new ActivitySource("Mesh.Client.Tests.Routes." + Guid.NewGuid().ToString("N"));
@@ -344,6 +377,7 @@ public sealed class TrafficSplitTests : IAsyncLifetime
     [InlineData("0:Matches:0:Path:Type", "Regex", "'Mesh:Services:catalog:Routes:0:Matches:0:Path:Type' is 'Regex'")]
     [InlineData("0:Matches:0:Headers:0:Name", "x-a", "'Mesh:Services:catalog:Routes:0:Matches:0:Headers:0:Value' is ''")]
     [InlineData("0:Retry:MaxAttempts", "9", "'Mesh:Services:catalog:Routes:0:Retry:MaxAttempts' is '9'")]
+    [InlineData("0:Retry:StatusCodes:0", "200", "'Mesh:Services:catalog:Routes:0:Retry:StatusCodes' is '200'; expected HTTP status codes from 400 to 599")]
     [InlineData("0:Stiky", "true", "'Mesh:Services:catalog:Routes:0:Stiky' is not a setting")]
     [InlineData("1:Name", "r", "'Mesh:Services:catalog:Routes:1:Backends' is ''")]
     public async Task A_bad_route_fails_start_up_naming_the_key(string key, string value, string expected)

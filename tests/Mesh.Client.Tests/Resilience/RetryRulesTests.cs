@@ -152,6 +152,26 @@ public sealed class RetryRulesTests
         Assert.Equal(1, host.Endpoint(host.Handler.Attempts[0].Authority).Health.ConsecutiveFailures); // ...but the application's answer
     }
 
+    [Theory]
+    [InlineData(500, 3)]
+    [InlineData(429, 3)]
+    [InlineData(503, 1)] // replaced, not added to: a list names every status retried
+    public async Task Retry_StatusCodes_lists_the_statuses_retried_whether_or_not_they_count_against_the_endpoint(int status, int expectedAttempts)
+    {
+        using var host = Host(o =>
+        {
+            o.Retry.MaxAttempts = 3;
+            o.Retry.StatusCodes = [500, 429];
+        });
+        host.Handler.Default = Reply.Status(status);
+
+        using var response = await RequestPathHost.Within(host.Get());
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal(expectedAttempts, host.Handler.Attempts.Count);
+        Assert.Equal(expectedAttempts, host.Handler.Attempts.Select(a => a.Authority).Distinct().Count()); // each on another endpoint
+    }
+
     [Fact]
     public async Task A_connect_failure_is_retried_on_another_endpoint()
     {
