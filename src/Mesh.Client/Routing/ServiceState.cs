@@ -552,7 +552,9 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
             return endpoint;
         }
 
-        Span<MeshEndpoint?> buffer = new MeshEndpoint?[excluded.Length + 2];
+        // On the stack: a request excludes at most the endpoints it tried (Retry:MaxAttempts, at most 8), plus two refusals.
+        var inline = default(ExcludedBuffer);
+        Span<MeshEndpoint?> buffer = excluded.Length + 2 <= ExcludedBuffer.Length ? inline : new MeshEndpoint?[excluded.Length + 2];
         excluded.CopyTo(buffer!);
         int count = excluded.Length;
         for (int refusals = 0; refusals < 2; refusals++)
@@ -676,4 +678,13 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
         _firstResolution.TrySetCanceled();
         _ready.TrySetCanceled();
     }
+}
+
+/// <summary>Room on the stack for the endpoints one pick excludes.</summary>
+[System.Runtime.CompilerServices.InlineArray(Length)]
+internal struct ExcludedBuffer
+{
+    public const int Length = 12;
+
+    private MeshEndpoint? _first;
 }
