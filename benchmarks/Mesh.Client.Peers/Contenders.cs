@@ -44,14 +44,19 @@ internal sealed record Contender(string Name, Func<string[], TimeSpan?, ServiceP
         });
 
     /// <summary>Mesh.Client with static endpoints and one balancer (a built-in name or one of <see cref="BeforeStallBalancer"/>'s).</summary>
-    public static Contender Mesh(string balancer) => new($"mesh {balancer}", (urls, _) =>
+    public static Contender Mesh(string balancer, string? variant = null, Action<MeshServiceOptions>? configure = null) =>
+        new(variant is null ? $"mesh {balancer}" : $"mesh {balancer}, {variant}", (urls, _) =>
     {
         var services = new ServiceCollection();
         services.AddMeshClient()
             .AddStaticEndpoints(Service, urls)
             .AddLoadBalancer("PeakEwma-before15", ctx => new BeforeStallBalancer(peakEwma: true, ctx.TimeProvider))
             .AddLoadBalancer("LeastRequest-before15", ctx => new BeforeStallBalancer(peakEwma: false, ctx.TimeProvider));
-        services.AddHttpClient(ClientName, c => c.BaseAddress = LogicalBase).AddMeshHandler(o => o.Balancer = balancer);
+        services.AddHttpClient(ClientName, c => c.BaseAddress = LogicalBase).AddMeshHandler(o =>
+        {
+            o.Balancer = balancer;
+            configure?.Invoke(o);
+        });
         return services.BuildServiceProvider();
     });
 

@@ -30,6 +30,9 @@ internal static class RequestPathExperiment
             Contender.ServiceDiscovery(),
             Contender.Mesh("PeakEwma"),
             Contender.Mesh("RoundRobin"),
+            // What two defaults cost, to attribute the mesh's bytes per request:
+            Contender.Mesh("PeakEwma", "no attempt timeout", o => o.Timeouts.Attempt = Timeout.InfiniteTimeSpan),
+            Contender.Mesh("PeakEwma", "body not read in the attempt", o => o.Retry.MaxBufferedResponseBytes = 0),
         };
         var providers = contenders.Select(c => c.Build(urls, null)).ToArray();
         var clients = providers.Select(Contender.Client).ToArray();
