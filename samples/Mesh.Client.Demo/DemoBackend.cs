@@ -11,18 +11,22 @@ namespace Mesh.Client.Demo;
 /// <summary>
 /// One backend: a Kestrel server on 127.0.0.1 that answers after a latency drawn around <see cref="BaseLatency"/>
 /// (times <see cref="SlowFactor"/> while it is slow). It can be stopped (connections refused) and started again on
-/// the same port.
+/// the same port, and it can be made bad (<see cref="Bad"/>).
 /// </summary>
 internal sealed class DemoBackend : IAsyncDisposable
 {
     private WebApplication? _app;
 
-    public DemoBackend(string name, TimeSpan baseLatency, bool grpc = false)
+    public DemoBackend(string name, TimeSpan baseLatency, bool grpc = false, string service = "catalog")
     {
         Name = name;
         BaseLatency = baseLatency;
         Grpc = grpc;
+        Service = service;
     }
+
+    /// <summary>The mesh service this backend is a replica of.</summary>
+    public string Service { get; }
 
     /// <summary>Serves gRPC (the Greeter and the standard health service) over h2c instead of HTTP/1.1.</summary>
     public bool Grpc { get; }
@@ -35,6 +39,13 @@ internal sealed class DemoBackend : IAsyncDisposable
 
     /// <summary>Multiplies the latency; 1 is normal.</summary>
     public double SlowFactor { get; set; } = 1;
+
+    /// <summary>
+    /// A bad replica, as a broken release is: it answers three requests in four with 503 at once and resets the
+    /// connection on the fourth, while its /health still answers 200, so only passive health, which watches real
+    /// traffic, can tell (HTTP only).
+    /// </summary>
+    public bool Bad { get; set; }
 
     public bool IsUp => _app is not null;
 
@@ -86,6 +97,20 @@ internal sealed class DemoBackend : IAsyncDisposable
         if (context.Request.Path == "/health")
         {
             return; // 200 at once: a slow backend is alive, only a dead one fails its heartbeat
+        }
+
+        if (Bad)
+        {
+            if (Random.Shared.Next(4) == 0)
+            {
+                context.Abort(); // the caller sees the connection reset before any response
+            }
+            else
+            {
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            }
+
+            return;
         }
 
         await Task.Delay(NextLatency(), context.RequestAborted);

@@ -8,7 +8,10 @@ internal sealed record DemoOptions
 {
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(25);
 
-    public int Backends { get; init; } = 5;
+    /// <summary>How many backends; in the canary scene, how many replicas each version has. Null: 5, or 3 per version.</summary>
+    public int? Backends { get; init; }
+
+    public int BackendCount => Backends ?? (Canary ? 3 : 5);
 
     public string? Balancer { get; init; }
 
@@ -22,6 +25,8 @@ internal sealed record DemoOptions
 
     public bool Grpc { get; init; }
 
+    public bool Canary { get; init; }
+
     public bool Help { get; init; }
 
     public static string Usage => $"""
@@ -31,16 +36,21 @@ internal sealed record DemoOptions
         Usage: dotnet run --project samples/Mesh.Client.Demo [-- options]
 
           --duration <seconds>   how long to run (default 25, at most 600)
-          --backends <n>         how many backends (default 5, 2 to 20)
+          --backends <n>         how many backends (default 5, 2 to 20); with --canary, replicas per version
+                                 (default 3)
           --balancer <name>      {string.Join(", ", BalancerChoices)} (default: the library's default)
           --concurrency <n>      requests in flight at once (default 24)
           --no-chaos             keep every backend healthy and fast (by default backend 1 turns slow
-                                 for a while and the last backend dies and comes back)
+                                 for a while and the last backend dies and comes back); with --canary,
+                                 no bad v2 replica
           --no-health            turn off ejection, heartbeats and retries, to see what they save
           --grpc                 the same story over gRPC: Grpc.AspNetCore backends (h2c), a Greeter client
                                  from AddGrpcClient<T>().AddMeshHandler(), heartbeats on grpc.health.v1
           --hedging              send a second attempt to another backend when the first is slower
                                  than the service's p95 so far
+          --canary               a canary release instead: 'catalog' is a route over services catalog-v1 and
+                                 catalog-v2 whose weights go 90/10, 50/50, 0/100 over the run by live
+                                 configuration reloads, while one v2 replica answers 503s and resets
           --help                 show this text
         """;
 
@@ -61,8 +71,15 @@ internal sealed record DemoOptions
                 "--no-health" => options with { Health = false },
                 "--hedging" => options with { Hedging = true },
                 "--grpc" => options with { Grpc = true },
+                "--canary" => options with { Canary = true },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'. Run with --help for the list."),
             };
+        }
+
+        if (options.Canary && options.Grpc)
+        {
+            // The canary's bad replica and its route are HTTP; the gRPC backends have no bad mode.
+            throw new ArgumentException("--canary and --grpc cannot be combined; the canary scene is HTTP only.");
         }
 
         return options;
