@@ -24,6 +24,9 @@ internal sealed partial class ServiceRegistry : IDisposable
     private readonly ConcurrentDictionary<string, ClientServices> _clients = new(StringComparer.Ordinal);
     private readonly IEndpointResolver[] _resolvers;
     private readonly IMeshRouteSource[] _routeSources;
+
+    /// <summary>What diagnostics show as the resolver of a service no resolver knows and whose options have routes.</summary>
+    internal const string RoutesOnlyResolverName = "(routes only)";
     private readonly MeshServiceOptionsFactory _optionsFactory;
     private readonly MeshConfiguration _configuration;
     private readonly ConcurrentDictionary<(string Client, string Service), MeshServiceOptions> _lastGoodOptions = new();
@@ -122,6 +125,17 @@ internal sealed partial class ServiceRegistry : IDisposable
                     client.Add(key, state);
                     return state;
                 }
+            }
+
+            if (options.Routes.Count > 0 && options.Resolver is null)
+            {
+                // A service defined by its routes alone (a virtual service): no endpoints of its own, so every request
+                // that matches a route goes to that route's backends, and one that matches none fails as a service with
+                // no endpoints does.
+                state.AskingResolver(RoutesOnlyResolverName);
+                state.OnEndpoints([]);
+                client.Add(key, state);
+                return state;
             }
 
             if (options.Resolver is not null && asked.Count == 0)

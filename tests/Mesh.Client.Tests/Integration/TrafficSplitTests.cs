@@ -182,6 +182,21 @@ public sealed class TrafficSplitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_service_defined_by_its_routes_alone_needs_no_endpoints_of_its_own()
+    {
+        var data = Config(("0:Name", "api"), ("0:Matches:0:Path:Value", "/items"), ("0:Backends:0:Service", "catalog-v2"));
+        data.Remove("Services:catalog:http:0");
+        await using var provider = MeshTestHost.Build(configuration: new ConfigurationBuilder().AddInMemoryCollection(data).Build());
+        var client = provider.Client();
+
+        Assert.Equal(new Dictionary<string, int> { ["v2"] = 10 }, await SendAsync(client, 10));
+
+        // A request no route matches has nowhere to go: it fails as a service without endpoints does, naming it.
+        var error = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetAsync(new Uri("/other", UriKind.Relative)));
+        Assert.Contains("catalog", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_sticky_split_keeps_each_user_on_one_side_and_still_splits_users()
     {
         var data = Config(
