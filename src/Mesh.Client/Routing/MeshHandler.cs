@@ -163,7 +163,7 @@ internal sealed class MeshHandler : DelegatingHandler
             var token = cancellationToken;
             if (timeout != Timeout.InfiniteTimeSpan)
             {
-                attemptCts = new CancellationTokenSource(timeout, _timeProvider);
+                attemptCts = AttemptTimeoutSource.Rent(timeout, _timeProvider);
                 callerLink = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
                 token = attemptCts.Token;
             }
@@ -181,7 +181,11 @@ internal sealed class MeshHandler : DelegatingHandler
 
             bool timedOut = failure is OperationCanceledException && attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested;
             callerLink.Dispose();
-            attemptCts?.Dispose(); // the body, if any, is bounded by the caller, not by the attempt timeout
+            if (attemptCts is not null)
+            {
+                // The response body, if any, is bounded by the caller, not by the attempt timeout.
+                AttemptTimeoutSource.Return(attemptCts, _timeProvider, reusable: request.Content is null);
+            }
             bool penalise = false;
             bool bodyRead = false;
             if (timedOut)
