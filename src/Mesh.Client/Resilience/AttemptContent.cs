@@ -63,27 +63,56 @@ internal sealed class AttemptContent : HttpContent
         return true;
     }
 
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        await SerializeToStreamAsync(stream, context, CancellationToken.None).ConfigureAwait(false);
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
 
+    /// <summary>
+    /// Buffering (<c>LoadIntoBufferAsync</c>, what <c>HttpClient</c> does for <c>ResponseContentRead</c>) or a copy: the
+    /// inner content copies itself, its own way, and the attempt ends with the copy. Cheaper than reading through
+    /// <see cref="AttemptBodyStream"/>.
+    /// </summary>
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        var source = await CreateContentReadStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (source.ConfigureAwait(false))
+        try
         {
-            await source.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
+            await _inner.CopyToAsync(stream, context, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception ex)
+        {
+            Failed(ex, cancellationToken);
+            throw;
+        }
+
+        Completed();
     }
 
-    protected override async Task<Stream> CreateContentReadStreamAsync() =>
-        await CreateContentReadStreamAsync(CancellationToken.None).ConfigureAwait(false);
+    protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
+    {
+        Task<Stream> inner;
+        try
+        {
+            inner = _inner.ReadAsStreamAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Failed(ex, cancellationToken);
+            throw;
+        }
+
+        // A socket's response content hands its stream over at once: no state machine for that case.
+        return inner.IsCompletedSuccessfully
+            ? Task.FromResult<Stream>(new AttemptBodyStream(inner.Result, this))
+            : WrapWhenReadAsync(inner, cancellationToken);
+    }
+
+    private async Task<Stream> WrapWhenReadAsync(Task<Stream> pending, CancellationToken cancellationToken)
     {
         Stream inner;
         try
         {
-            inner = await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            inner = await pending.ConfigureAwait(false);
         }
         catch (Exception ex)
         {
