@@ -1,0 +1,102 @@
+using Mesh.Client.Diagnostics;
+using Mesh.Client.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Mesh.Client.Tests.Diagnostics;
+
+/// <summary>
+/// Routes in the snapshot: each route of a service with its match, its backends' configured and observed shares, and
+/// each backend's recent traffic, from a split configured under <c>Mesh:Services:catalog:Routes</c> on real Kestrel
+/// backends.
+/// </summary>
+public sealed class RouteDiagnosticsTests : IAsyncLifetime
+{
+    private TestBackend _v1 = null!;
+    private TestBackend _v2 = null!;
+
+    public async Task InitializeAsync()
+    {
+        _v1 = await TestBackend.StartAsync("v1");
+        _v2 = await TestBackend.StartAsync("v2");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _v1.DisposeAsync();
+        await _v2.DisposeAsync();
+    }
+
+    private IConfiguration Configuration() => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["Services:catalog:http:0"] = _v1.Address,
+        ["Services:catalog-v2:http:0"] = _v2.Address,
+        ["Mesh:Services:catalog:Routes:0:Name"] = "canary-testers",
+        ["Mesh:Services:catalog:Routes:0:Matches:0:Path:Value"] = "/api",
+        ["Mesh:Services:catalog:Routes:0:Matches:0:Headers:0:Name"] = "x-canary",
+        ["Mesh:Services:catalog:Routes:0:Matches:0:Headers:0:Value"] = "true",
+        ["Mesh:Services:catalog:Routes:0:Matches:1:Method"] = "POST",
+        ["Mesh:Services:catalog:Routes:0:Backends:0:Service"] = "catalog-v2",
+        ["Mesh:Services:catalog:Routes:1:Name"] = "canary",
+        ["Mesh:Services:catalog:Routes:1:Backends:0:Service"] = "catalog",
+        ["Mesh:Services:catalog:Routes:1:Backends:0:Weight"] = "80",
+        ["Mesh:Services:catalog:Routes:1:Backends:1:Service"] = "catalog-v2",
+        ["Mesh:Services:catalog:Routes:1:Backends:1:Weight"] = "20",
+    }).Build();
+
+    [Fact]
+    public async Task Snapshot_shows_each_route_its_backends_configured_and_observed_shares_and_their_traffic()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        await using var provider = MeshTestHost.Build(configuration: Configuration(), timeProvider: time);
+        var client = provider.Client();
+        const int Requests = 1000;
+        for (int i = 0; i < Requests; i++)
+        {
+            using var response = await client.GetAsync(new Uri("/items", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+        }
+
+        var snapshot = provider.GetRequiredService<IMeshDiagnostics>().GetSnapshot();
+
+        var catalog = snapshot.Services.Single(s => s.ServiceName == "catalog");
+        Assert.Equal(["canary-testers", "canary"], catalog.Routes.Select(r => r.Name));
+        var testers = catalog.Routes[0];
+        Assert.Equal("PathPrefix /api, header x-canary = true | POST", testers.Match);
+        var only = Assert.Single(testers.Backends);
+        Assert.Equal(("catalog-v2", 1, 1.0, 0L, 0.0), (only.Service, only.Weight, only.ConfiguredShare, only.Requests, only.ObservedShare));
+        Assert.All(only.Traffic, b => Assert.Equal(0, b.Requests));
+
+        var canary = catalog.Routes[1];
+        Assert.Equal("*", canary.Match);
+        Assert.False(canary.IsSticky);
+        Assert.Equal(["catalog", "catalog-v2"], canary.Backends.Select(b => b.Service));
+        Assert.Equal([0.8, 0.2], canary.Backends.Select(b => b.ConfiguredShare));
+        Assert.Equal(Requests, canary.Backends.Sum(b => b.Requests));
+        Assert.Equal(_v1.Count, canary.Backends[0].Requests);
+        Assert.Equal(_v2.Count, canary.Backends[1].Requests);
+        Assert.InRange(canary.Backends[0].ObservedShare, 0.75, 0.85);
+        Assert.Equal(1.0, canary.Backends.Sum(b => b.ObservedShare), 9);
+        foreach (var backend in canary.Backends)
+        {
+            Assert.Equal(backend.Requests / (double)Requests, backend.ObservedShare, 9);
+            var current = backend.Traffic[^1];
+            Assert.Equal((backend.Requests, 0L, 1.0), (current.Requests, current.Failures, current.SuccessRate));
+            Assert.NotNull(current.P50);
+            Assert.Equal(backend.Requests, backend.Traffic.Sum(b => b.Requests));
+        }
+
+        // The backend services' endpoints carry the same attempts in their own series.
+        var v2 = snapshot.Services.Single(s => s.ServiceName == "catalog-v2");
+        Assert.Empty(v2.Routes);
+        Assert.Equal(_v2.Count, Assert.Single(v2.Endpoints).Traffic[^1].Requests);
+        Assert.Equal(_v1.Count, Assert.Single(catalog.Endpoints).Traffic[^1].Requests);
+
+        // Ten seconds later the attempts are one bucket back and the bucket in progress is empty.
+        time.Advance(TrafficRecorder.BucketDuration);
+        var later = provider.GetRequiredService<IMeshDiagnostics>().GetSnapshot().Services.Single(s => s.ServiceName == "catalog");
+        var v1Series = later.Routes[1].Backends[0].Traffic;
+        Assert.Equal(0, v1Series[^1].Requests);
+        Assert.Equal(_v1.Count, v1Series[^2].Requests);
+    }
+}
