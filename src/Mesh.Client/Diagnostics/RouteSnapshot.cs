@@ -31,16 +31,22 @@ public sealed class RouteBackendSnapshot
     /// <summary>The backend's weight over the route's total weight, 0 to 1.</summary>
     public required double ConfiguredShare { get; init; }
 
-    /// <summary>Requests the route sent to this backend since the routes were last loaded or reloaded.</summary>
+    /// <summary>
+    /// Requests the route sent to this backend since the route's backends or weights last changed (a reload that leaves
+    /// them as they were keeps the count).
+    /// </summary>
     public required long Requests { get; init; }
 
     /// <summary>
-    /// The backend's share of the route's requests since the routes were last loaded or reloaded, 0 to 1 (0 before the
+    /// The backend's share of the route's requests since the route's backends or weights last changed, 0 to 1 (0 before the
     /// first). It differs from <see cref="ConfiguredShare"/> by chance, by stickiness, and when a backend with no routable
     /// endpoint gives its share to the others.
     /// </summary>
     public required double ObservedShare { get; init; }
 
-    /// <summary>Attempts through this route on the backend, over the last five minutes (see <see cref="TrafficBucket"/>).</summary>
+    /// <summary>
+    /// Attempts through this route on the backend, over the last five minutes (see <see cref="TrafficBucket"/>); the
+    /// series goes on across reloads while the route keeps its name and the backend its service.
+    /// </summary>
     public required IReadOnlyList<TrafficBucket> Traffic { get; init; }
 }

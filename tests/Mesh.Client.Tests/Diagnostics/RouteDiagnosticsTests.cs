@@ -27,7 +27,9 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
         await _v2.DisposeAsync();
     }
 
-    private IConfiguration Configuration() => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    private IConfiguration Configuration() => new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build();
+
+    private Dictionary<string, string?> Settings() => new(StringComparer.OrdinalIgnoreCase)
     {
         ["Services:catalog:http:0"] = _v1.Address,
         ["Services:catalog-v2:http:0"] = _v2.Address,
@@ -42,7 +44,7 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
         ["Mesh:Services:catalog:Routes:1:Backends:0:Weight"] = "80",
         ["Mesh:Services:catalog:Routes:1:Backends:1:Service"] = "catalog-v2",
         ["Mesh:Services:catalog:Routes:1:Backends:1:Weight"] = "20",
-    }).Build();
+    };
 
     [Fact]
     public async Task Snapshot_shows_each_route_its_backends_configured_and_observed_shares_and_their_traffic()
@@ -98,5 +100,49 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
         var v1Series = later.Routes[1].Backends[0].Traffic;
         Assert.Equal(0, v1Series[^1].Requests);
         Assert.Equal(_v1.Count, v1Series[^2].Requests);
+    }
+
+    [Fact]
+    public async Task A_reload_keeps_each_backends_series_and_restarts_the_counts_only_when_the_split_changes()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var data = Settings();
+        var source = new MutableConfigurationSource(data);
+        await using var provider = MeshTestHost.Build(configuration: new ConfigurationBuilder().Add(source).Build(), timeProvider: time);
+        var client = provider.Client();
+        async Task SendAsync(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                using var response = await client.GetAsync(new Uri("/items", UriKind.Relative));
+                response.EnsureSuccessStatusCode();
+            }
+        }
+
+        RouteSnapshot Canary() =>
+            provider.GetRequiredService<IMeshDiagnostics>().GetSnapshot().Services.Single(s => s.ServiceName == "catalog").Routes[1];
+        static long Attempts(RouteBackendSnapshot backend) => backend.Traffic.Sum(b => b.Requests);
+
+        await SendAsync(100);
+        Assert.Equal(100, Canary().Backends.Sum(b => b.Requests));
+
+        data["Mesh:Services:catalog:Balancer"] = "RoundRobin"; // another setting: the split and its counts stay
+        source.Replace(data);
+        var kept = Canary();
+        Assert.Equal(100, kept.Backends.Sum(b => b.Requests));
+        Assert.Equal(100, kept.Backends.Sum(Attempts));
+
+        data["Mesh:Services:catalog:Routes:1:Backends:0:Weight"] = "50"; // a new split: its observed share starts again
+        data["Mesh:Services:catalog:Routes:1:Backends:1:Weight"] = "50";
+        source.Replace(data);
+        var stepped = Canary();
+        Assert.Equal([0.5, 0.5], stepped.Backends.Select(b => b.ConfiguredShare));
+        Assert.All(stepped.Backends, b => Assert.Equal((0L, 0.0), (b.Requests, b.ObservedShare)));
+        Assert.Equal(100, stepped.Backends.Sum(Attempts)); // the charts go on
+
+        await SendAsync(100);
+        var after = Canary();
+        Assert.Equal(100, after.Backends.Sum(b => b.Requests));
+        Assert.Equal(200, after.Backends.Sum(Attempts));
     }
 }

@@ -120,7 +120,7 @@ internal sealed class RouteBackend
         return this;
     }
 
-    /// <summary>Requests this route sent to the backend since the routes were (re)loaded: the observed share in diagnostics.</summary>
+    /// <summary>Requests this route sent to the backend since its split last changed (see <see cref="CarryOver"/>): the observed share in diagnostics.</summary>
     public long Requests => Volatile.Read(ref _requests);
 
     /// <summary>Recent attempts through this route on the backend, for the diagnostics charts; created on the first.</summary>
@@ -144,6 +144,39 @@ internal sealed class RouteBackend
     {
         Interlocked.CompareExchange(ref _traffic, new TrafficRecorder(), null);
         return _traffic!;
+    }
+
+    /// <summary>
+    /// Hands what diagnostics show from <paramref name="previous"/>' routes to <paramref name="next"/>'s, for the
+    /// backends of a route of the same name that name the same service: the traffic series always, so an operator
+    /// stepping a canary's weights keeps watching one chart; the request counts only while the route's backends and
+    /// weights stay the same, since the observed share is compared with the configured one.
+    /// </summary>
+    public static void CarryOver(RouteTable? next, RouteTable? previous)
+    {
+        if (next is null || previous is null)
+        {
+            return;
+        }
+
+        foreach (var route in next.Routes)
+        {
+            var before = previous.Routes.FirstOrDefault(r => string.Equals(r.Name, route.Name, StringComparison.Ordinal));
+            if (before is null)
+            {
+                continue;
+            }
+
+            bool sameSplit = route.Backends.Select(b => (b.Service, b.Weight)).SequenceEqual(before.Backends.Select(b => (b.Service, b.Weight)));
+            foreach (var backend in route.Backends)
+            {
+                if (Array.Find(before.Backends, b => string.Equals(b.Service, backend.Service, StringComparison.OrdinalIgnoreCase)) is { } old)
+                {
+                    backend._traffic = old.TrafficIfAny;
+                    backend._requests = sameSplit ? old.Requests : 0;
+                }
+            }
+        }
     }
 
     /// <summary>
