@@ -47,7 +47,7 @@ public sealed class ServiceSnapshot
     /// <summary>The endpoints, in the resolver's order.</summary>
     public required IReadOnlyList<EndpointSnapshot> Endpoints { get; init; }
 
-    /// <summary>The service's routes in force, in configuration order; empty when it has none.</summary>
+    /// <summary>The service's routes in force (from configuration or a route source), in their given order; empty when it has none.</summary>
     public IReadOnlyList<RouteSnapshot> Routes { get; init; } = [];
 }
 

@@ -27,8 +27,8 @@ public sealed class TrafficBucket
     /// <summary>The share of attempts that succeeded, 0 to 1; null when there was none.</summary>
     public double? SuccessRate => Requests == 0 ? null : (Requests - Failures) / (double)Requests;
 
-    /// <summary>Attempts per second over <see cref="Duration"/>.</summary>
-    public double RequestsPerSecond => Requests / Duration.TotalSeconds;
+    /// <summary>Attempts per second over <see cref="Duration"/> (0 for a bucket of no duration).</summary>
+    public double RequestsPerSecond => Duration > TimeSpan.Zero ? Requests / Duration.TotalSeconds : 0;
 
     /// <summary>The median latency; null when there was no attempt.</summary>
     public TimeSpan? P50 { get; init; }

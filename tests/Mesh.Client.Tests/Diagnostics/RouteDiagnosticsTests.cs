@@ -1,4 +1,5 @@
 using Mesh.Client.Diagnostics;
+using Mesh.Client.Routing.Routes;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
@@ -144,5 +145,37 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
         var after = Canary();
         Assert.Equal(100, after.Backends.Sum(b => b.Requests));
         Assert.Equal(200, after.Backends.Sum(Attempts));
+    }
+
+    [Fact]
+    public void A_new_route_list_hands_the_series_to_the_route_of_the_same_name_and_backend_service()
+    {
+        static MeshRoute Route(string name, params (string Service, int Weight)[] backends)
+        {
+            var route = new MeshRoute { Name = name };
+            foreach (var (service, weight) in backends)
+            {
+                route.Backends.Add(new MeshRouteBackend { Service = service, Weight = weight });
+            }
+
+            return route;
+        }
+
+        var options = new MeshServiceOptions();
+        var before = RouteTable.Build([Route("canary", ("catalog", 90), ("catalog-v2", 10)), Route("old", ("catalog", 1))], options)!;
+        foreach (var backend in before.Routes.SelectMany(r => r.Backends))
+        {
+            backend.Traffic.Record(1, AttemptOutcome.Success, TimeSpan.FromMilliseconds(1));
+        }
+
+        // What a route source publishes when a canary steps up: the same route and services, new weights; a new route.
+        var next = RouteTable.Build([Route("canary", ("CATALOG", 50), ("catalog-v2", 50), ("catalog-v3", 0)), Route("new", ("catalog", 1))], options)!;
+        RouteBackend.CarryOver(next, before);
+
+        var canary = next.Routes[0].Backends;
+        Assert.Same(before.Routes[0].Backends[0].TrafficIfAny, canary[0].TrafficIfAny); // service names ignore case
+        Assert.Same(before.Routes[0].Backends[1].TrafficIfAny, canary[1].TrafficIfAny);
+        Assert.Null(canary[2].TrafficIfAny); // a backend the route did not have
+        Assert.Null(next.Routes[1].Backends[0].TrafficIfAny); // a route of another name
     }
 }
