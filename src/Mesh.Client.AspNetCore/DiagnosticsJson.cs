@@ -45,6 +45,13 @@ internal static class DiagnosticsJson
             }
 
             writer.WriteEndArray();
+            writer.WriteStartArray("routes");
+            foreach (var route in service.Routes)
+            {
+                WriteRoute(writer, route);
+            }
+
+            writer.WriteEndArray();
             writer.WriteEndObject();
         }
 
@@ -84,9 +91,73 @@ internal static class DiagnosticsJson
         writer.WriteBoolean("rttSampled", endpoint.HasRttSample);
         writer.WriteNumber("inFlight", endpoint.InFlight);
         writer.WriteNumber("requests", endpoint.Requests);
+        WriteTraffic(writer, endpoint.Traffic);
         writer.WriteEndObject();
     }
 
+    private static void WriteRoute(Utf8JsonWriter writer, RouteSnapshot route)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("name", route.Name);
+        writer.WriteString("match", route.Match);
+        writer.WriteBoolean("sticky", route.IsSticky);
+        writer.WriteStartArray("backends");
+        foreach (var backend in route.Backends)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("service", backend.Service);
+            writer.WriteNumber("weight", backend.Weight);
+            writer.WriteNumber("configuredShare", Math.Round(backend.ConfiguredShare, 4));
+            writer.WriteNumber("requests", backend.Requests);
+            writer.WriteNumber("observedShare", Math.Round(backend.ObservedShare, 4));
+            WriteTraffic(writer, backend.Traffic);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The series by column (one array per measure, oldest bucket first), as a chart reads it, and without repeating
+    /// the names for every bucket. Empty buckets have null success rate and percentiles.
+    /// </summary>
+    private static void WriteTraffic(Utf8JsonWriter writer, IReadOnlyList<TrafficBucket> traffic)
+    {
+        writer.WriteStartObject("traffic");
+        if (traffic.Count > 0)
+        {
+            writer.WriteString("start", traffic[0].Start);
+            writer.WriteNumber("bucketSeconds", traffic[0].Duration.TotalSeconds);
+        }
+
+        WriteColumn(writer, "requests", traffic, static b => b.Requests);
+        WriteColumn(writer, "failures", traffic, static b => b.Failures);
+        WriteColumn(writer, "rps", traffic, static b => Math.Round(b.RequestsPerSecond, 3));
+        WriteColumn(writer, "successRate", traffic, static b => b.SuccessRate is { } rate ? Math.Round(rate, 4) : null);
+        WriteColumn(writer, "p50Ms", traffic, static b => b.P50 is { } p50 ? Math.Round(p50.TotalMilliseconds, 3) : null);
+        WriteColumn(writer, "p99Ms", traffic, static b => b.P99 is { } p99 ? Math.Round(p99.TotalMilliseconds, 3) : null);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>One measure of every bucket, as an array named <paramref name="name"/>; null where it has no value.</summary>
+    private static void WriteColumn(Utf8JsonWriter writer, string name, IReadOnlyList<TrafficBucket> traffic, Func<TrafficBucket, double?> value)
+    {
+        writer.WriteStartArray(name);
+        foreach (var bucket in traffic)
+        {
+            if (value(bucket) is { } number)
+            {
+                writer.WriteNumberValue(number);
+            }
+            else
+            {
+                writer.WriteNullValue();
+            }
+        }
+
+        writer.WriteEndArray();
+    }
     private static string State(EndpointState state) => state switch
     {
         EndpointState.Available => "available",

@@ -57,7 +57,49 @@ public sealed class MapMeshDiagnosticsTests : IAsyncLifetime
             Assert.True(e.GetProperty("rttMs").GetDouble() > 0);
             Assert.Equal(0, e.GetProperty("inFlight").GetInt32());
         });
+
+        // The last five minutes by column; the attempts may straddle two buckets, so they are summed.
+        Assert.Equal([(5L, 5L), (10L, 0L)], endpoints.Select(e => (Sum(e, "requests"), Sum(e, "failures"))));
+        Assert.All(endpoints, e =>
+        {
+            var traffic = e.GetProperty("traffic");
+            Assert.Equal(10, traffic.GetProperty("bucketSeconds").GetDouble());
+            foreach (var column in new[] { "requests", "failures", "rps", "successRate", "p50Ms", "p99Ms" })
+            {
+                Assert.Equal(30, traffic.GetProperty(column).GetArrayLength());
+            }
+        });
+        Assert.Contains(endpoints[0].GetProperty("traffic").GetProperty("successRate").EnumerateArray(), v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == 0);
+        Assert.Equal(0, service.GetProperty("routes").GetArrayLength());
     }
+
+    [Fact]
+    public async Task Json_lists_routes_with_configured_and_observed_shares_and_each_backends_traffic()
+    {
+        await using var app = await DiagnosticsApp.StartAsync(backendCount: 1, canary: true);
+        await app.SendAsync(40);
+        using var http = new HttpClient { BaseAddress = app.BaseAddress };
+
+        using var json = JsonDocument.Parse(await http.GetStringAsync(new Uri("/mesh/json", UriKind.Relative)));
+
+        var catalog = json.RootElement.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("service").GetString() == "catalog");
+        var route = Assert.Single(catalog.GetProperty("routes").EnumerateArray());
+        Assert.Equal(("canary", "*", false), (route.GetProperty("name").GetString(), route.GetProperty("match").GetString(), route.GetProperty("sticky").GetBoolean()));
+        var backends = route.GetProperty("backends").EnumerateArray().ToArray();
+        Assert.Equal(["catalog", "catalog-v2"], backends.Select(b => b.GetProperty("service").GetString()));
+        Assert.Equal([80, 20], backends.Select(b => b.GetProperty("weight").GetInt32()));
+        Assert.Equal([0.8, 0.2], backends.Select(b => b.GetProperty("configuredShare").GetDouble()));
+        Assert.Equal(40, backends.Sum(b => b.GetProperty("requests").GetInt64()));
+        Assert.Equal([app.Backends[0].Count, app.Canary!.Count], backends.Select(b => (int)b.GetProperty("requests").GetInt64()));
+        Assert.All(backends, b =>
+        {
+            Assert.Equal(b.GetProperty("requests").GetInt64() / 40.0, b.GetProperty("observedShare").GetDouble(), 4);
+            Assert.Equal(b.GetProperty("requests").GetInt64(), Sum(b, "requests"));
+        });
+    }
+
+    private static long Sum(JsonElement owner, string column) =>
+        owner.GetProperty("traffic").GetProperty(column).EnumerateArray().Sum(v => v.GetInt64());
 
     [Fact]
     public async Task Page_is_self_contained_html_with_a_strict_content_security_policy()

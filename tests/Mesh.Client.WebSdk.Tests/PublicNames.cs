@@ -76,6 +76,9 @@ internal static class PublicNames
         typeof(MeshSnapshot),
         typeof(ServiceSnapshot),
         typeof(EndpointSnapshot),
+        typeof(RouteSnapshot),
+        typeof(RouteBackendSnapshot),
+        typeof(TrafficBucket),
         typeof(EndpointState),
         typeof(MeshTelemetry),
     ];

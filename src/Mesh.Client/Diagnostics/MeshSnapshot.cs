@@ -46,6 +46,9 @@ public sealed class ServiceSnapshot
 
     /// <summary>The endpoints, in the resolver's order.</summary>
     public required IReadOnlyList<EndpointSnapshot> Endpoints { get; init; }
+
+    /// <summary>The service's routes in force (from configuration or a route source), in their given order; empty when it has none.</summary>
+    public IReadOnlyList<RouteSnapshot> Routes { get; init; } = [];
 }
 
 /// <summary>One endpoint of a service: where it is, what health thinks of it, how loaded and how fast it is.</summary>
@@ -98,4 +101,10 @@ public sealed class EndpointSnapshot
 
     /// <summary>Attempts completed since the endpoint was first seen, whatever their outcome.</summary>
     public required long Requests { get; init; }
+
+    /// <summary>
+    /// Attempts, failures and latency over the last five minutes, oldest first (see <see cref="TrafficBucket"/>); empty
+    /// buckets before the first attempt.
+    /// </summary>
+    public IReadOnlyList<TrafficBucket> Traffic { get; init; } = [];
 }

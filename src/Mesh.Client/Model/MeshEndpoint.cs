@@ -78,6 +78,20 @@ public sealed class MeshEndpoint
         return _rewrittenUris!;
     }
 
+    /// <summary>Recent attempts, failures and latencies, for the diagnostics charts; created on the first attempt.</summary>
+    internal TrafficRecorder Traffic => Volatile.Read(ref _traffic) ?? CreateTraffic();
+
+    /// <summary><see cref="Traffic"/> if an attempt created it; null before (read by snapshots, which must not create it).</summary>
+    internal TrafficRecorder? TrafficIfAny => Volatile.Read(ref _traffic);
+
+    private TrafficRecorder? _traffic;
+
+    private TrafficRecorder CreateTraffic()
+    {
+        Interlocked.CompareExchange(ref _traffic, new TrafficRecorder(), null);
+        return _traffic!;
+    }
+
     /// <summary>
     /// The weight a balancer should use at <paramref name="nowTicks"/> (monotonic <see cref="TimeSpan"/> ticks):
     /// <see cref="Weight"/> scaled by the slow-start ramp while the endpoint is new or freshly re-admitted, otherwise

@@ -1,4 +1,6 @@
+using System.Text;
 using Mesh.Client.Diagnostics;
+using Mesh.Client.Routing.Routes;
 
 namespace Mesh.Client.Routing;
 
@@ -57,6 +59,7 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
                 HasRttSample = load.HasSample,
                 InFlight = load.InFlight,
                 Requests = load.Completed,
+                Traffic = TrafficBuckets.Read(endpoint.TrafficIfAny, nowTicks, now),
             };
         }
 
@@ -70,6 +73,99 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
             IsPanic = set.IsPanic,
             LastError = state.LastError?.Message,
             Endpoints = endpoints,
+            Routes = state.Policies.Routes is { } routes ? Snapshot(routes, nowTicks, now) : [],
         };
+    }
+
+    private static RouteSnapshot[] Snapshot(RouteTable table, long nowTicks, DateTimeOffset now)
+    {
+        var routes = new RouteSnapshot[table.Routes.Count];
+        for (int r = 0; r < routes.Length; r++)
+        {
+            var route = table.Routes[r];
+            long totalWeight = 0;
+            long totalRequests = 0;
+            foreach (var backend in route.Backends)
+            {
+                totalWeight += backend.Weight;
+                totalRequests += backend.Requests;
+            }
+
+            var backends = new RouteBackendSnapshot[route.Backends.Length];
+            for (int b = 0; b < backends.Length; b++)
+            {
+                var backend = route.Backends[b];
+                long requests = backend.Requests;
+                backends[b] = new RouteBackendSnapshot
+                {
+                    Service = backend.Service,
+                    Weight = backend.Weight,
+                    ConfiguredShare = totalWeight > 0 ? backend.Weight / (double)totalWeight : 0,
+                    Requests = requests,
+                    ObservedShare = totalRequests > 0 ? requests / (double)totalRequests : 0,
+                    Traffic = TrafficBuckets.Read(backend.TrafficIfAny, nowTicks, now),
+                };
+            }
+
+            routes[r] = new RouteSnapshot
+            {
+                Name = route.Name,
+                Match = MatchSummary(route.Source),
+                IsSticky = route.Source.Sticky,
+                Backends = backends,
+            };
+        }
+
+        return routes;
+    }
+
+    /// <summary>A route's matches in one line: <c> | </c> between matches (any holds), <c>, </c> between conditions (all hold).</summary>
+    internal static string MatchSummary(MeshRoute route)
+    {
+        if (route.Matches.Count == 0)
+        {
+            return "*";
+        }
+
+        var text = new StringBuilder();
+        foreach (var match in route.Matches)
+        {
+            if (text.Length > 0)
+            {
+                text.Append(" | ");
+            }
+
+            int start = text.Length;
+            if (match.Path is { } path)
+            {
+                text.Append(path.Type).Append(' ').Append(path.Value ?? "/");
+            }
+
+            if (match.Method is { } method)
+            {
+                Separate(text, start).Append(method);
+            }
+
+            foreach (var header in match.Headers)
+            {
+                Separate(text, start).Append("header ").Append(header.Name).Append(Operator(header.Type)).Append(header.Value);
+            }
+
+            foreach (var query in match.QueryParameters)
+            {
+                Separate(text, start).Append("query ").Append(query.Name).Append(Operator(query.Type)).Append(query.Value);
+            }
+
+            if (text.Length == start)
+            {
+                text.Append('*');
+            }
+        }
+
+        return text.ToString();
+
+        static StringBuilder Separate(StringBuilder text, int start) => text.Length > start ? text.Append(", ") : text;
+
+        static string Operator(RouteValueMatchType type) => type == RouteValueMatchType.RegularExpression ? " ~ " : " = ";
     }
 }

@@ -50,7 +50,11 @@ internal sealed class ServicePolicies : IDisposable
     }
 
     /// <summary>These policies with <paramref name="routes"/> (a route source's new list); every other part is shared.</summary>
-    public ServicePolicies WithRoutes(RouteTable? routes) => new(this, Options, Pipeline, routes);
+    public ServicePolicies WithRoutes(RouteTable? routes)
+    {
+        RouteBackend.CarryOver(routes, Routes);
+        return new(this, Options, Pipeline, routes);
+    }
 
     /// <summary>
     /// The policies of <paramref name="basePolicies"/>' service for requests through a route: the same balancer, health,
@@ -98,6 +102,7 @@ internal sealed class ServicePolicies : IDisposable
         var pipeline = new ServicePipeline(service, options, service.ClientName, service.TimeProvider, service.LoggerFactory);
         // The options' own routes take precedence over a route source's (configuration is the operator's override).
         var routes = options.Routes.Count > 0 ? RouteTable.Build(options) : RouteTable.Build(service.DiscoveredRoutes, options);
+        RouteBackend.CarryOver(routes, previous?.Routes);
         return new ServicePolicies(options, balancer, detector, prober, slowStart, budget, latency, pipeline, routes);
     }
 

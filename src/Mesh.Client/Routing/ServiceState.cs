@@ -587,6 +587,7 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     {
         var policies = Policies;
         Telemetry.OnAttemptCompleted(endpoint, outcome, latency, route);
+        endpoint.Traffic.Record(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), outcome, latency);
         if (outcome == AttemptOutcome.ConnectFailure)
         {
             OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)

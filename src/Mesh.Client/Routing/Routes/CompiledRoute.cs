@@ -79,6 +79,8 @@ internal sealed class RouteBackend
 {
     private ServiceState? _state;
     private Overlay? _overlay;
+    private TrafficRecorder? _traffic;
+    private long _requests;
 
     public RouteBackend(string service, int weight)
     {
@@ -118,11 +120,63 @@ internal sealed class RouteBackend
         return this;
     }
 
-    /// <summary>Marks the chosen backend's service used (only the chosen one: one clock read per request), for the idle sweep.</summary>
+    /// <summary>Requests this route sent to the backend since its split last changed (see <see cref="CarryOver"/>): the observed share in diagnostics.</summary>
+    public long Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Recent attempts through this route on the backend, for the diagnostics charts; created on the first.</summary>
+    public TrafficRecorder Traffic => Volatile.Read(ref _traffic) ?? CreateTraffic();
+
+    /// <summary><see cref="Traffic"/> if an attempt created it; null before.</summary>
+    public TrafficRecorder? TrafficIfAny => Volatile.Read(ref _traffic);
+
+    /// <summary>
+    /// Marks the chosen backend's service used (only the chosen one: one clock read per request), for the idle sweep,
+    /// and counts the request for the backend's observed share.
+    /// </summary>
     public RouteBackend MarkUsed()
     {
         _state!.MarkUsed();
+        Interlocked.Increment(ref _requests);
         return this;
+    }
+
+    private TrafficRecorder CreateTraffic()
+    {
+        Interlocked.CompareExchange(ref _traffic, new TrafficRecorder(), null);
+        return _traffic!;
+    }
+
+    /// <summary>
+    /// Hands what diagnostics show from <paramref name="previous"/>' routes to <paramref name="next"/>'s, for the
+    /// backends of a route of the same name that name the same service: the traffic series always, so an operator
+    /// stepping a canary's weights keeps watching one chart; the request counts only while the route's backends and
+    /// weights stay the same, since the observed share is compared with the configured one.
+    /// </summary>
+    public static void CarryOver(RouteTable? next, RouteTable? previous)
+    {
+        if (next is null || previous is null)
+        {
+            return;
+        }
+
+        foreach (var route in next.Routes)
+        {
+            var before = previous.Routes.FirstOrDefault(r => string.Equals(r.Name, route.Name, StringComparison.Ordinal));
+            if (before is null)
+            {
+                continue;
+            }
+
+            bool sameSplit = route.Backends.Select(b => (b.Service, b.Weight)).SequenceEqual(before.Backends.Select(b => (b.Service, b.Weight)));
+            foreach (var backend in route.Backends)
+            {
+                if (Array.Find(before.Backends, b => string.Equals(b.Service, backend.Service, StringComparison.OrdinalIgnoreCase)) is { } old)
+                {
+                    backend._traffic = old.TrafficIfAny;
+                    backend._requests = sameSplit ? old.Requests : 0;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -136,7 +190,7 @@ internal sealed class RouteBackend
         var overlay = Volatile.Read(ref _overlay);
         if (overlay is null || !ReferenceEquals(overlay.Base, basePolicies) || !ReferenceEquals(overlay.State, state))
         {
-            var host = new RouteAttemptHost(state, route.Name);
+            var host = new RouteAttemptHost(state, route.Name, this);
             var options = route.Source.HasOverrides ? basePolicies.Options.WithRouteOverrides(route.Source) : basePolicies.Options;
             overlay = new Overlay(state, basePolicies, ServicePolicies.ForRoute(state, basePolicies, options, host), host);
             Volatile.Write(ref _overlay, overlay);
@@ -148,8 +202,11 @@ internal sealed class RouteBackend
     private sealed record Overlay(ServiceState State, ServicePolicies Base, ServicePolicies Policies, IAttemptHost Host);
 }
 
-/// <summary>The backend service, as the resilience pipeline of a route sees it: attempts are tagged with the route's name.</summary>
-internal sealed class RouteAttemptHost(ServiceState state, string route) : IAttemptHost
+/// <summary>
+/// The backend service, as the resilience pipeline of a route sees it: attempts are tagged with the route's name and
+/// recorded in the route backend's traffic too.
+/// </summary>
+internal sealed class RouteAttemptHost(ServiceState state, string route, RouteBackend backend) : IAttemptHost
 {
     public string ServiceName => state.ServiceName;
 
@@ -163,8 +220,11 @@ internal sealed class RouteAttemptHost(ServiceState state, string route) : IAtte
 
     public void OnAttemptStarting(MeshEndpoint endpoint, int attempt) => state.OnAttemptStarting(endpoint, attempt);
 
-    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency) =>
+    public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency)
+    {
         state.OnAttemptCompleted(endpoint, outcome, latency, route);
+        backend.Traffic.Record(MonotonicClock.Ticks(state.TimeProvider, state.TimeProvider.GetTimestamp()), outcome, latency);
+    }
 
     public void OnAttemptEnded(MeshEndpoint endpoint, AttemptOutcome outcome) => state.OnAttemptEnded(endpoint, outcome);
 
