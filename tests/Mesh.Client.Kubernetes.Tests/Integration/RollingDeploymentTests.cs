@@ -216,6 +216,16 @@ public sealed class RollingDeploymentTests(ITestOutputHelper output) : IAsyncLif
             await WaitForMeshAsync(endpoints => endpoints.SetEquals(final), "the mesh to hold exactly the v2 pods");
             await QuiesceAsync();
         }
+        catch
+        {
+            // A request a pod holds would keep its caller, and this test, waiting: stopping the pods lets every caller end.
+            foreach (var pod in _pods)
+            {
+                await pod.DisposeAsync();
+            }
+
+            throw;
+        }
         finally
         {
             await stop.CancelAsync();
