@@ -52,6 +52,14 @@ internal static class DiagnosticsJson
             }
 
             writer.WriteEndArray();
+            writer.WriteString("routeSource", service.RouteSource);
+            writer.WriteStartArray("routeWarnings");
+            foreach (string warning in service.RouteWarnings)
+            {
+                writer.WriteStringValue(warning);
+            }
+
+            writer.WriteEndArray();
             writer.WriteEndObject();
         }
 

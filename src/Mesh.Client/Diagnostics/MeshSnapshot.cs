@@ -49,6 +49,19 @@ public sealed class ServiceSnapshot
 
     /// <summary>The service's routes in force (from configuration or a route source), in their given order; empty when it has none.</summary>
     public IReadOnlyList<RouteSnapshot> Routes { get; init; } = [];
+
+    /// <summary>
+    /// Where <see cref="Routes"/> come from: <c>options</c> (configuration or code), or the name of the route source that
+    /// owns the service's routes (for example <c>kubernetes</c>); null when the service has no routes and no source.
+    /// </summary>
+    public string? RouteSource { get; init; }
+
+    /// <summary>
+    /// What operators should know about the routes: the route source's last error or rejected list (the last good routes
+    /// stay in force meanwhile), what it left out as unsupported, and routes set aside because the options have their own.
+    /// Empty when there is nothing to say.
+    /// </summary>
+    public IReadOnlyList<string> RouteWarnings { get; init; } = [];
 }
 
 /// <summary>One endpoint of a service: where it is, what health thinks of it, how loaded and how fast it is.</summary>

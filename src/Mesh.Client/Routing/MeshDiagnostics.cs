@@ -74,7 +74,29 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
             LastError = state.LastError?.Message,
             Endpoints = endpoints,
             Routes = state.Policies.Routes is { } routes ? Snapshot(routes, nowTicks, now) : [],
+            RouteSource = state.Options.Routes.Count > 0 ? OptionsRouteSource : state.RouteSourceName,
+            RouteWarnings = RouteWarnings(state),
         };
+    }
+
+    /// <summary>What <see cref="ServiceSnapshot.RouteSource"/> says when the service's options have routes.</summary>
+    internal const string OptionsRouteSource = "options";
+
+    private static string[] RouteWarnings(ServiceState state)
+    {
+        var warnings = new List<string>();
+        if (state.RouteError is { } error)
+        {
+            warnings.Add(error.Message);
+        }
+
+        warnings.AddRange(state.IgnoredRouteFields);
+        if (state.Options.Routes.Count > 0 && state.DiscoveredRoutes.Count > 0)
+        {
+            warnings.Add($"{state.DiscoveredRoutes.Count} routes from route source '{state.RouteSourceName}' are set aside: the service's options have routes of their own.");
+        }
+
+        return warnings.Count == 0 ? [] : warnings.ToArray();
     }
 
     private static RouteSnapshot[] Snapshot(RouteTable table, long nowTicks, DateTimeOffset now)

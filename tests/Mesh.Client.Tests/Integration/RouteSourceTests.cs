@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Mesh.Client.Diagnostics;
 using Mesh.Client.Discovery;
 using Mesh.Client.Routing;
 using Mesh.Client.Tests.Infrastructure;
@@ -53,6 +54,9 @@ public sealed class RouteSourceTests : IAsyncLifetime
             mesh.Services.AddSingleton<IMeshRouteSource>(source);
             mesh.Services.AddFakeLogging();
         }, configuration);
+
+    private static ServiceSnapshot Snapshot(IServiceProvider provider) =>
+        provider.GetRequiredService<IMeshDiagnostics>().GetSnapshot().Services.Single(s => s.ServiceName == "catalog");
 
     private static async Task<string> GetAsync(HttpClient client)
     {
@@ -139,6 +143,7 @@ public sealed class RouteSourceTests : IAsyncLifetime
         Assert.Contains("'test-routes:catalog:Routes:1:Backends:0:Weight' is '-1'", state.RouteError!.Message, StringComparison.Ordinal);
         var logs = provider.GetFakeLogCollector().GetSnapshot();
         Assert.Single(logs, r => r.Level == LogLevel.Warning && r.Message.Contains("Route source 'test-routes' failed", StringComparison.Ordinal));
+        Assert.Contains("were rejected", Assert.Single(Snapshot(provider).RouteWarnings), StringComparison.Ordinal);
 
         (await source.WatchedAsync("catalog")).OnRoutes([Route("stable", ("catalog", 1))], []);
 
@@ -160,6 +165,8 @@ public sealed class RouteSourceTests : IAsyncLifetime
         Assert.Equal("v1", await GetAsync(client));
         Assert.Contains(provider.GetFakeLogCollector().GetSnapshot(),
             r => r.Level == LogLevel.Warning && r.Message.Contains("not applied", StringComparison.Ordinal));
+        Assert.Equal("options", Snapshot(provider).RouteSource);
+        Assert.Contains("set aside", Assert.Single(Snapshot(provider).RouteWarnings), StringComparison.Ordinal);
 
         configuration.Replace(Endpoints());
 
@@ -182,6 +189,10 @@ public sealed class RouteSourceTests : IAsyncLifetime
         var state = provider.GetRequiredService<ServiceRegistry>().All.Single(s => s.ServiceName == "catalog");
         Assert.Equal([note], state.IgnoredRouteFields);
         Assert.Single(provider.GetFakeLogCollector().GetSnapshot(), r => r.Message.Contains(note, StringComparison.Ordinal));
+        var snapshot = Snapshot(provider);
+        Assert.Equal("test-routes", snapshot.RouteSource);
+        Assert.Equal([note], snapshot.RouteWarnings);
+        Assert.Equal("canary", Assert.Single(snapshot.Routes).Name);
     }
 
     [Fact]
