@@ -27,8 +27,10 @@ public sealed partial class FakeKubernetesApiServer
     /// <summary>When set, HTTPRoute lists wait for it to complete before answering.</summary>
     public TaskCompletionSource? HttpRouteListGate { get; set; }
 
+    /// <summary>HTTPRoute LIST requests, answered or refused.</summary>
     public int HttpRouteLists => Volatile.Read(ref _routeLists);
 
+    /// <summary>HTTPRoute WATCH requests, answered or refused.</summary>
     public int HttpRouteWatches => Volatile.Read(ref _routeWatches);
 
     /// <summary>The resourceVersion each HTTPRoute watch asked to start from, in order.</summary>
@@ -152,6 +154,8 @@ public sealed partial class FakeKubernetesApiServer
 
     private async Task HandleHttpRoutesAsync(HttpContext context, string ns)
     {
+        bool isWatch = context.Request.Query["watch"] is { Count: > 0 } watch && (watch == "true" || watch == "1");
+        Interlocked.Increment(ref isWatch ? ref _routeWatches : ref _routeLists);
         if (!HttpRoutesInstalled)
         {
             await WriteStatusAsync(context, 404, "NotFound", "the server could not find the requested resource");
@@ -165,7 +169,7 @@ public sealed partial class FakeKubernetesApiServer
             return;
         }
 
-        if (context.Request.Query["watch"] is { Count: > 0 } watch && (watch == "true" || watch == "1"))
+        if (isWatch)
         {
             await WatchRoutesAsync(context, ns);
         }
@@ -177,7 +181,6 @@ public sealed partial class FakeKubernetesApiServer
 
     private async Task ListRoutesAsync(HttpContext context, string ns)
     {
-        Interlocked.Increment(ref _routeLists);
         Changed.Pulse();
         if (HttpRouteListGate is { } gate)
         {
@@ -208,7 +211,6 @@ public sealed partial class FakeKubernetesApiServer
 
     private async Task WatchRoutesAsync(HttpContext context, string ns)
     {
-        Interlocked.Increment(ref _routeWatches);
         var requested = context.Request.Query["resourceVersion"].ToString();
         HttpRouteWatchResourceVersions.Enqueue(requested);
         long from = long.TryParse(requested, CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
