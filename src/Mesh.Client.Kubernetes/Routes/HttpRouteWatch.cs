@@ -1,8 +1,6 @@
 using System.Net;
-using System.Security.Authentication;
 using System.Text.Json;
 using k8s;
-using k8s.Autorest;
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Api;
 using Mesh.Client.Kubernetes.Discovery;
@@ -17,10 +15,8 @@ namespace Mesh.Client.Kubernetes.Routes;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The loop follows the EndpointSlice watch's rules: the first list from the watch cache, then a watch from the
-/// list's resourceVersion with bookmarks; a cut, closed or idle watch resumes from the last version applied; a 410
-/// Gone or a malformed event lists again after a random delay; other failures keep the last good routes, are reported
-/// once, and are retried after a jittered delay that doubles per consecutive failure.
+/// The loop is the EndpointSlice watch's (<see cref="ListWatchLoop"/>): list, watch with bookmarks, resume, relist
+/// after 410, back off. Failures keep the last good routes and are reported once per kind.
 /// </para>
 /// <para>
 /// A 404 means the HTTPRoute CRD is not installed: the namespace has no routes (published as such, so no request
@@ -28,14 +24,11 @@ namespace Mesh.Client.Kubernetes.Routes;
 /// A 403 is reported with the permission to grant; requests go on without routes.
 /// </para>
 /// </remarks>
-internal sealed class HttpRouteWatch : IDisposable
+internal sealed class HttpRouteWatch : ListWatchLoop, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, HttpRoute> _routes = new(StringComparer.Ordinal);
     private readonly List<Subscription> _subscribers = [];
-    private readonly KubernetesApi _api;
-    private readonly KubernetesResolverOptions _options;
-    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly string _defaultNamespace;
     private readonly BackendPorts _ports;
@@ -46,19 +39,11 @@ internal sealed class HttpRouteWatch : IDisposable
     private string? _problem;
     private Task? _loop;
 
-    // Owned by the loop.
-    private string? _resourceVersion;
-    private string? _lastSeenVersion;
-    private bool _consistentList;
-    private bool _relistAfterFailure;
-
     public HttpRouteWatch(string ns, KubernetesApi api, KubernetesResolverOptions options, TimeProvider timeProvider, ILogger logger,
         string defaultNamespace, BackendPorts ports)
+        : base(api, options, timeProvider)
     {
         Namespace = ns;
-        _api = api;
-        _options = options;
-        _timeProvider = timeProvider;
         _logger = logger;
         _defaultNamespace = defaultNamespace;
         _ports = ports;
@@ -103,107 +88,36 @@ internal sealed class HttpRouteWatch : IDisposable
         }
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>No HTTPRoute CRD (or it was removed): no routes, published as such, and checked again slowly.</summary>
+    protected override bool TryAnswer(Exception error, out TimeSpan? delay)
     {
-        int failures = 0;
-        int relists = 0;
-        bool jitter = false;
-        while (!cancellationToken.IsCancellationRequested)
+        delay = null;
+        if (error is not KubernetesApiException { StatusCode: HttpStatusCode.NotFound })
         {
-            bool listing = false;
-            TimeSpan? delay = null;
-            try
-            {
-                if (_resourceVersion is null || _relistAfterFailure)
-                {
-                    if (jitter)
-                    {
-                        // As for EndpointSlices: clients that lost their watches together do not list together.
-                        jitter = false;
-                        await Task.Delay(RelistDelay(++relists), _timeProvider, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    listing = true;
-                    await ListAsync(cancellationToken).ConfigureAwait(false);
-                    listing = false;
-                    _relistAfterFailure = false;
-                }
-
-                var outcome = await WatchAsync(cancellationToken).ConfigureAwait(false);
-                if (outcome.Delivered)
-                {
-                    relists = 0;
-                }
-
-                if (outcome.Relist)
-                {
-                    _resourceVersion = null;
-                    jitter = true;
-                    continue;
-                }
-
-                failures = outcome.Delivered || !outcome.Cut ? 0 : failures + 1;
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (KubernetesApiException ex) when (ex.IsGone)
-            {
-                _consistentList |= listing;
-                _resourceVersion = null;
-                jitter = true;
-                continue;
-            }
-            catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-            {
-                // No HTTPRoute CRD (or it was removed): no routes, checked again slowly.
-                NotInstalled();
-                _resourceVersion = null;
-                delay = ReconnectBackoff.Delay(0, _options.MaxReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                if (ex is KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized })
-                {
-                    _api.CredentialsRejected();
-                }
-
-                Fail(ex);
-                failures++;
-                _relistAfterFailure = true;
-            }
-
-            delay ??= ReconnectBackoff.Delay(Math.Max(0, failures - 1), _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
-            try
-            {
-                await Task.Delay(delay.Value, _timeProvider, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            return false;
         }
+
+        NotInstalled();
+        ResourceVersion = null;
+        delay = ReconnectBackoff.Delay(0, Options.MaxReconnectDelay, Options.MaxReconnectDelay, Random.Shared.NextDouble());
+        return true;
     }
 
-    private TimeSpan RelistDelay(int relists) => relists <= 1
-        ? TimeSpan.FromTicks((long)(_options.ReconnectDelay.Ticks * Random.Shared.NextDouble()))
-        : ReconnectBackoff.Delay(relists - 2, _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
+    protected override void LogMalformed(string reason) => KubernetesLog.HttpRouteMalformedEvent(_logger, Namespace, reason);
 
-    private async Task ListAsync(CancellationToken cancellationToken)
+    protected override async Task ListAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _timeProvider);
+        using var timeout = new CancellationTokenSource(Options.RequestTimeout, TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var items = new List<HttpRoute>();
         string? resourceVersion = null;
         try
         {
-            string? version = _consistentList ? null : _lastSeenVersion ?? "0";
-            string? match = version is null or "0" ? null : "NotOlderThan";
+            var (version, match) = ListVersion();
             string? continueToken = null;
             do
             {
-                var page = await _api.ListHttpRoutesAsync(Namespace, version, match, _options.ListPageSize, continueToken, linked.Token).ConfigureAwait(false);
+                var page = await Api.ListHttpRoutesAsync(Namespace, version, match, Options.ListPageSize, continueToken, linked.Token).ConfigureAwait(false);
                 items.AddRange(page.Items ?? []);
                 resourceVersion = page.Metadata?.ResourceVersion;
                 continueToken = page.Metadata?.Continue;
@@ -212,7 +126,7 @@ internal sealed class HttpRouteWatch : IDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"The Kubernetes API server did not answer within {_options.RequestTimeout.TotalSeconds:0.###} s.");
+            throw new TimeoutException($"The Kubernetes API server did not answer within {Options.RequestTimeout.TotalSeconds:0.###} s.");
         }
 
         if (string.IsNullOrEmpty(resourceVersion))
@@ -237,94 +151,31 @@ internal sealed class HttpRouteWatch : IDisposable
             PublishAll();
         }
 
-        _resourceVersion = _lastSeenVersion = resourceVersion;
-        _consistentList = false;
+        Listed(resourceVersion);
     }
 
-    private async Task<WatchOutcome> WatchAsync(CancellationToken cancellationToken)
+    protected override Task<WatchOutcome> WatchAsync(CancellationToken cancellationToken) =>
+        WatchEventsAsync($"WATCH httproutes in namespace '{Namespace}'",
+            (timeoutSeconds, onError, token) => Api.WatchHttpRoutes(Namespace, ResourceVersion!, timeoutSeconds, onError, token),
+            (type, item, _) => ValueTask.FromResult(ApplyEvent(type, item)), cancellationToken);
+
+    private string? ApplyEvent(WatchEventType type, object item)
     {
-        int timeoutSeconds = (int)(_options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
-        using var idle = new CancellationTokenSource(_options.WatchIdleTimeout, _timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token);
-        string operation = $"WATCH httproutes in namespace '{Namespace}'";
-        Exception? streamError = null;
-        bool delivered = false;
-        void OnStreamError(Exception error)
+        var route = item is JsonElement element ? element.Deserialize<HttpRoute>(HttpRouteJson.Options) : null;
+        string? version = route?.Metadata?.ResourceVersion;
+        if (string.IsNullOrEmpty(version) || (type != WatchEventType.Bookmark && string.IsNullOrEmpty(route!.Metadata!.Name)))
         {
-            streamError ??= error;
-            linked.Cancel();
+            return $"a {type} event without metadata.name or metadata.resourceVersion";
         }
 
-        try
+        if (type != WatchEventType.Bookmark)
         {
-            await foreach (var (type, obj) in _api.WatchHttpRoutes(Namespace, _resourceVersion!, timeoutSeconds, OnStreamError, linked.Token)
-                .ConfigureAwait(false))
-            {
-                idle.CancelAfter(_options.WatchIdleTimeout);
-                delivered = true;
-                var route = obj is JsonElement element ? element.Deserialize<HttpRoute>(HttpRouteJson.Options) : null;
-                string? version = route?.Metadata?.ResourceVersion;
-                if (string.IsNullOrEmpty(version) || (type != WatchEventType.Bookmark && string.IsNullOrEmpty(route!.Metadata!.Name)))
-                {
-                    KubernetesLog.HttpRouteMalformedEvent(_logger, Namespace, $"a {type} event without metadata.name or metadata.resourceVersion");
-                    return new WatchOutcome(delivered, Relist: true);
-                }
-
-                if (type != WatchEventType.Bookmark)
-                {
-                    Apply(type, route!);
-                }
-
-                _resourceVersion = _lastSeenVersion = version;
-            }
-        }
-        catch (OperationCanceledException) when (streamError is not null && !cancellationToken.IsCancellationRequested)
-        {
-            // handled below
-        }
-        catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            return new WatchOutcome(delivered, Relist: false);
-        }
-        catch (HttpOperationException ex)
-        {
-            throw KubernetesApiException.From(operation, ex);
-        }
-        catch (JsonException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            KubernetesLog.HttpRouteMalformedEvent(_logger, Namespace, $"{ex.GetType().Name} at byte {ex.BytePositionInLine}");
-            return new WatchOutcome(delivered, Relist: true);
-        }
-        catch (HttpRequestException ex) when (!delivered && ex.InnerException is EndOfStreamException && !cancellationToken.IsCancellationRequested)
-        {
-            return new WatchOutcome(delivered, Relist: false);
-        }
-        catch (Exception ex) when (IsCut(ex) && !cancellationToken.IsCancellationRequested)
-        {
-            return new WatchOutcome(delivered, Relist: false, Cut: true);
+            Apply(type, route!);
         }
 
-        switch (streamError)
-        {
-            case null:
-                return new WatchOutcome(delivered, Relist: false);
-            case KubernetesException { Status: var status }:
-                var error = KubernetesApiException.From(operation, status);
-                if (error.IsGone)
-                {
-                    return new WatchOutcome(delivered, Relist: true);
-                }
-
-                throw error;
-            default:
-                KubernetesLog.HttpRouteMalformedEvent(_logger, Namespace,
-                    streamError is JsonException json ? $"{json.GetType().Name} at byte {json.BytePositionInLine}" : streamError.GetType().Name);
-                return new WatchOutcome(delivered, Relist: true);
-        }
+        ResourceVersion = LastSeenVersion = version;
+        return null;
     }
-
-    private static bool IsCut(Exception error) => error is IOException
-        || (error is HttpRequestException { InnerException: IOException } and not KubernetesApiException);
 
     private void Apply(WatchEventType type, HttpRoute route)
     {
@@ -350,7 +201,7 @@ internal sealed class HttpRouteWatch : IDisposable
             if (!_notInstalled)
             {
                 _notInstalled = true;
-                KubernetesLog.HttpRoutesNotInstalled(_logger, Namespace, _options.MaxReconnectDelay.TotalSeconds);
+                KubernetesLog.HttpRoutesNotInstalled(_logger, Namespace, Options.MaxReconnectDelay.TotalSeconds);
             }
 
             _routes.Clear();
@@ -360,9 +211,9 @@ internal sealed class HttpRouteWatch : IDisposable
         }
     }
 
-    private void Fail(Exception error)
+    protected override void Fail(Exception error)
     {
-        string problem = Classify(error);
+        string problem = Classify(error, "httproutes");
         if (error is KubernetesApiException { StatusCode: HttpStatusCode.Forbidden })
         {
             error = new InvalidOperationException(
@@ -401,17 +252,6 @@ internal sealed class HttpRouteWatch : IDisposable
             }
         }
     }
-
-    private static string Classify(Exception error) => error switch
-    {
-        KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized } => "401 Unauthorized: the token is not accepted",
-        KubernetesApiException { StatusCode: HttpStatusCode.Forbidden } => "403 Forbidden: check the Role granting get, list and watch on httproutes",
-        KubernetesApiException api => $"API error {(int?)api.StatusCode}",
-        HttpRequestException { InnerException: AuthenticationException } => "TLS handshake failed",
-        HttpRequestException or IOException or TimeoutException => "API server unreachable",
-        JsonException => "malformed response",
-        _ => error.GetType().Name,
-    };
 
     private void PublishAll()
     {
@@ -481,8 +321,6 @@ internal sealed class HttpRouteWatch : IDisposable
             _subscribers.Clear();
         }
     }
-
-    private readonly record struct WatchOutcome(bool Delivered, bool Relist, bool Cut = false);
 
     /// <summary>One Service's observer of the namespace's routes.</summary>
     internal sealed class Subscription(IMeshRouteObserver observer, KubernetesServiceName service, string? portSelector)
