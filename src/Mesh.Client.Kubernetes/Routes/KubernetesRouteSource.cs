@@ -35,6 +35,9 @@ internal sealed class KubernetesRouteSource : IMeshRouteSource, IDisposable
     /// <inheritdoc />
     public string Name => "kubernetes";
 
+    /// <summary>The connection (the resolver's too), for tests.</summary>
+    internal KubernetesConnection Connection => _connection;
+
     /// <summary>The namespaces watched now.</summary>
     internal int WatchCount
     {

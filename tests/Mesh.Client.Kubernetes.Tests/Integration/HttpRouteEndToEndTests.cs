@@ -5,6 +5,7 @@ using System.Net;
 using Mesh.Client.Kubernetes.Tests.Infrastructure;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -53,7 +54,7 @@ public sealed class HttpRouteEndToEndTests : IAsyncLifetime
             { "name": "catalog-v2", "port": 80, "weight": {{v2.ToString(CultureInfo.InvariantCulture)}} } ] } ] }
         """;
 
-    private ServiceProvider Build(Action<KubernetesResolverOptions>? configure = null) =>
+    private ServiceProvider Build(Action<KubernetesResolverOptions>? configure = null, IConfiguration? configuration = null) =>
         MeshTestHost.Build(m =>
         {
             m.Services.AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FakeLoggerProvider(_logs)));
@@ -62,7 +63,7 @@ public sealed class HttpRouteEndToEndTests : IAsyncLifetime
                 _cluster.Configure(o);
                 configure?.Invoke(o);
             });
-        });
+        }, configuration);
 
     private static async Task<string> SendAsync(HttpClient client, string path = "/items", HttpMethod? method = null, string? canary = null)
     {
@@ -263,10 +264,23 @@ public sealed class HttpRouteEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Turned_off_no_HTTPRoute_is_read()
+    public void The_resolver_and_the_route_source_share_one_connection()
+    {
+        using var provider = Build();
+        var resolver = provider.GetServices<Mesh.Client.Discovery.IEndpointResolver>().OfType<Mesh.Client.Kubernetes.Discovery.KubernetesEndpointResolver>().Single();
+        var source = provider.GetServices<Mesh.Client.Discovery.IMeshRouteSource>().OfType<Mesh.Client.Kubernetes.Routes.KubernetesRouteSource>().Single();
+        Assert.Same(resolver.Connection, source.Connection);
+    }
+
+    [Fact]
+    public async Task Turned_off_in_configuration_no_HTTPRoute_is_read()
     {
         _cluster.Api.SetHttpRoute("default", "catalog-canary", Split(0, 100));
-        using var provider = Build(o => o.HttpRoutes = false);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mesh:Kubernetes:HttpRoutes"] = "false",
+        }).Build();
+        using var provider = Build(configuration: configuration);
         Assert.Equal("catalog", await SendAsync(provider.Client()));
         Assert.Equal(0, _cluster.Api.HttpRouteLists);
     }
