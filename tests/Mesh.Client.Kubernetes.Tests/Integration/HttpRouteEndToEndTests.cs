@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Xunit.Abstractions;
 
 namespace Mesh.Client.Kubernetes.Tests.Integration;
 
@@ -15,7 +16,7 @@ namespace Mesh.Client.Kubernetes.Tests.Integration;
 /// HTTPRoutes attached to the Service <c>catalog</c> (GAMMA), served by the API stand-in, steering a real HttpClient
 /// with AddMeshHandler between real Kestrel pods of <c>catalog</c>, <c>catalog-v1</c> and <c>catalog-v2</c> on 127.0.0.1.
 /// </summary>
-public sealed class HttpRouteEndToEndTests : IAsyncLifetime
+public sealed class HttpRouteEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Parent = """ "parentRefs": [ { "group": "", "kind": "Service", "name": "catalog" } ] """;
 
@@ -97,6 +98,7 @@ public sealed class HttpRouteEndToEndTests : IAsyncLifetime
         }));
         await Task.WhenAll(workers);
 
+        output.WriteLine($"v1 {counts["v1"]}, v2 {counts["v2"]}");
         Assert.Equal(10_000, counts.Values.Sum());
         Assert.Equal(["v1", "v2"], counts.Keys.Order(StringComparer.Ordinal));
         Assert.InRange(counts["v1"] / 10_000.0, 0.88, 0.92);
@@ -141,8 +143,9 @@ public sealed class HttpRouteEndToEndTests : IAsyncLifetime
             }
         })).ToArray();
 
-        // Both sides serve before the change.
-        await progress.WaitUntilAsync(() => served.Any(s => s.Backend == "v1") && served.Any(s => s.Backend == "v2"), "traffic on both backends");
+        // Traffic is steady, on both sides, before the change.
+        await progress.WaitUntilAsync(() => served.Count >= 300 && served.Any(s => s.Backend == "v1") && served.Any(s => s.Backend == "v2"),
+            "traffic on both backends");
         var shift = clock.Elapsed;
         Interlocked.Exchange(ref shiftedAt, shift.Ticks);
         _cluster.Api.SetHttpRoute("default", "catalog-canary", Split(0, 100));
@@ -151,6 +154,7 @@ public sealed class HttpRouteEndToEndTests : IAsyncLifetime
         Assert.Empty(failures);
         Assert.True(Volatile.Read(ref v2AfterShift) >= 500, "the traffic did not move to v2 within the test's timeout");
         var lastOnV1 = served.Where(s => s.Backend == "v1").Max(s => s.Started);
+        output.WriteLine($"{served.Count} requests; the last to go to v1 started {(lastOnV1 - shift).TotalMilliseconds:0.#} ms after the event.");
         Assert.True(lastOnV1 - shift < TimeSpan.FromSeconds(1), $"a request started {(lastOnV1 - shift).TotalMilliseconds:0} ms after the event still went to v1");
     }
 
