@@ -57,6 +57,9 @@ internal static class HttpRouteProjection
         return result;
     }
 
+    /// <summary>The core API group: <c>""</c> in Gateway API, also written <c>core</c> (Linkerd's examples do).</summary>
+    private static bool IsCoreGroup(string? group) => string.IsNullOrEmpty(group) || group == "core";
+
     private static string Key(HttpRoute route) => $"{route.Metadata!.Namespace}/{route.Metadata.Name}";
 
     /// <summary>Whether a parentRef names the Service: group core, kind Service, its name and namespace, and its port if one is given.</summary>
@@ -65,7 +68,7 @@ internal static class HttpRouteProjection
         string routeNamespace = route.Metadata!.Namespace ?? service.Namespace;
         foreach (var parent in route.Spec!.ParentRefs ?? [])
         {
-            if (parent is null || !string.IsNullOrEmpty(parent.Group) || parent.Kind != "Service" || parent.Name != service.Name
+            if (parent is null || !IsCoreGroup(parent.Group) || parent.Kind != "Service" || parent.Name != service.Name
                 || (parent.Namespace ?? routeNamespace) != service.Namespace)
             {
                 continue;
@@ -262,7 +265,7 @@ internal static class HttpRouteProjection
                 continue;
             }
 
-            if (!string.IsNullOrEmpty(backend.Group) || (backend.Kind ?? "Service") != "Service")
+            if (!IsCoreGroup(backend.Group) || (backend.Kind ?? "Service") != "Service")
             {
                 ignored.Add($"{where}: kind '{backend.Group}/{backend.Kind}' '{backend.Name}' is not supported (only Services); the backend is left out.");
                 continue;

@@ -41,9 +41,12 @@ public sealed class HttpRouteProjectionTests
             Route("gateway", """{ "parentRefs": [ { "name": "catalog" } ], "rules": [ { "backendRefs": [ { "name": "a" } ] } ] }"""),
             Route("other", """{ "parentRefs": [ { "kind": "Service", "name": "inventory" } ], "rules": [ { "backendRefs": [ { "name": "b" } ] } ] }"""),
             Route("elsewhere", """{ "parentRefs": [ { "kind": "Service", "name": "catalog", "namespace": "other" } ], "rules": [ { "backendRefs": [ { "name": "c" } ] } ] }"""),
-            Route("mine", """{ "parentRefs": [ { "kind": "Service", "name": "catalog", "namespace": "shop" } ], "rules": [ { "backendRefs": [ { "name": "d" } ] } ] }"""));
+            Route("mine", """{ "parentRefs": [ { "kind": "Service", "name": "catalog", "namespace": "shop" } ], "rules": [ { "backendRefs": [ { "name": "d" } ] } ] }"""),
+            Route("core", """{ "parentRefs": [ { "group": "core", "kind": "Service", "name": "catalog" } ], "rules": [ { "backendRefs": [ { "group": "core", "kind": "Service", "name": "e" } ] } ] }""",
+                created: "2026-01-02T00:00:00Z"));
 
-        Assert.Equal(["shop/mine/0"], result.Routes.Select(r => r.Name));
+        Assert.Equal(["shop/mine/0", "shop/core/0"], result.Routes.Select(r => r.Name));
+        Assert.Equal("e", result.Routes[1].Backends[0].Service);
     }
 
     [Fact]
