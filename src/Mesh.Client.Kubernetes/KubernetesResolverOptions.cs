@@ -103,6 +103,14 @@ public sealed class KubernetesResolverOptions
     /// </summary>
     public TimeSpan WatchIdleTimeout { get; set; } = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// Follow Gateway API HTTPRoutes (<c>gateway.networking.k8s.io/v1</c>) attached to a Service (GAMMA: a parentRef of
+    /// kind Service) as that Service's routes: weighted backends, matches, timeouts and retries, as Linkerd does. The
+    /// ServiceAccount then needs <c>get</c>, <c>list</c> and <c>watch</c> on <c>httproutes</c>; a cluster without the
+    /// HTTPRoute CRD simply has no routes. Routes in configuration take precedence. Default: <see langword="true"/>.
+    /// </summary>
+    public bool HttpRoutes { get; set; } = true;
+
     /// <summary>How many EndpointSlices one list page asks for (<c>limit</c>); the rest follow with <c>continue</c>. Tests lower it.</summary>
     internal int ListPageSize { get; set; } = 500;
 

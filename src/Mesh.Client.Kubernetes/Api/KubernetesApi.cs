@@ -1,6 +1,8 @@
+using System.Text.Json;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Mesh.Client.Kubernetes.Routes;
 
 namespace Mesh.Client.Kubernetes.Api;
 
@@ -73,6 +75,35 @@ internal sealed class KubernetesApi : IDisposable
     public IAsyncEnumerable<(WatchEventType Type, V1EndpointSlice Slice)> WatchSlices(string ns, string labelSelector, string resourceVersion,
         int timeoutSeconds, Action<Exception> onError, CancellationToken cancellationToken) =>
         _client.DiscoveryV1.WatchListNamespacedEndpointSliceAsync(ns, allowWatchBookmarks: true, labelSelector: labelSelector,
+            resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds, onError: onError, cancellationToken: cancellationToken);
+
+    /// <summary>The HTTPRoute API: <c>gateway.networking.k8s.io/v1</c>, read through KubernetesClient's custom-objects calls (it has no Gateway API models).</summary>
+    public const string GatewayGroup = "gateway.networking.k8s.io";
+
+    /// <summary>One page of <c>GET /apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes</c>, paged as <see cref="ListSlicesAsync"/> is.</summary>
+    public async Task<HttpRouteList> ListHttpRoutesAsync(string ns, string? resourceVersion, string? resourceVersionMatch, int limit,
+        string? continueToken, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var list = await _client.CustomObjects.ListNamespacedCustomObjectAsync<JsonElement>(GatewayGroup, "v1", ns, "httproutes",
+                continueParameter: continueToken, limit: limit, resourceVersion: continueToken is null ? resourceVersion : null,
+                resourceVersionMatch: continueToken is null ? resourceVersionMatch : null, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return list.Deserialize<HttpRouteList>(HttpRouteJson.Options) ?? throw new JsonException("The HTTPRoute list is empty.");
+        }
+        catch (HttpOperationException ex)
+        {
+            throw KubernetesApiException.From($"LIST httproutes in namespace '{ns}'", ex);
+        }
+    }
+
+    /// <summary>
+    /// <c>GET .../httproutes?watch=true&amp;resourceVersion=...&amp;allowWatchBookmarks=true&amp;timeoutSeconds=...</c>; errors
+    /// as in <see cref="WatchSlices"/>. Each object arrives as raw JSON (a <see cref="JsonElement"/>).
+    /// </summary>
+    public IAsyncEnumerable<(WatchEventType Type, object Object)> WatchHttpRoutes(string ns, string resourceVersion, int timeoutSeconds,
+        Action<Exception> onError, CancellationToken cancellationToken) =>
+        _client.CustomObjects.WatchListNamespacedCustomObjectAsync(GatewayGroup, "v1", ns, "httproutes", allowWatchBookmarks: true,
             resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds, onError: onError, cancellationToken: cancellationToken);
 
     public void Dispose() => _client.Dispose();

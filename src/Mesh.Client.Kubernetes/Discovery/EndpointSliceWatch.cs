@@ -1,8 +1,6 @@
 using System.Net;
-using System.Security.Authentication;
 using System.Text.Json;
 using k8s;
-using k8s.Autorest;
 using k8s.Models;
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Api;
@@ -21,13 +19,9 @@ namespace Mesh.Client.Kubernetes.Discovery;
 /// later ones not older than what was seen), then watches from the list's resourceVersion with bookmarks.
 /// </para>
 /// <para>
-/// The resourceVersion to resume from is that of the last event applied or bookmark read, so a watch that is cut, ends
-/// or is abandoned resumes where it stopped: nothing replayed, no 410. A watch that sends nothing, not even a bookmark,
-/// for <see cref="KubernetesResolverOptions.WatchIdleTimeout"/> is abandoned (a silently dead connection). A 410 Gone
-/// (as a status or an in-stream ERROR) or a malformed event lists again, after a random delay (no thundering herd when
-/// an API server restarts). Any other failure keeps the last good view, is reported to the subscribers, and is retried
-/// after a jittered delay that doubles per consecutive failure and resets once a watch delivers; the attempt after a
-/// reported failure lists again, so the recovery is published (and clears the error) at once.
+/// When to resume, relist or back off (a cut, an idle watch, 410 Gone, a malformed event, failures) is
+/// <see cref="ListWatchLoop"/>'s, shared with the HTTPRoute watch. Any failure keeps the last good view and is reported
+/// to the subscribers.
 /// </para>
 /// <para>
 /// The Service is read at every list, and again when a slice's ports change (a port renamed or added in the Service
@@ -40,14 +34,11 @@ namespace Mesh.Client.Kubernetes.Discovery;
 /// change after its first snapshot, in order.
 /// </para>
 /// </remarks>
-internal sealed class EndpointSliceWatch : IDisposable
+internal sealed class EndpointSliceWatch : ListWatchLoop, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly SortedDictionary<string, SliceEntry> _slices = new(StringComparer.Ordinal);
     private readonly List<Subscription> _subscribers = [];
-    private readonly KubernetesApi _api;
-    private readonly KubernetesResolverOptions _options;
-    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly string? _zone;
     private readonly CancellationTokenSource _stop = new();
@@ -58,19 +49,11 @@ internal sealed class EndpointSliceWatch : IDisposable
     private string? _problem;
     private Task? _loop;
 
-    // Owned by the loop.
-    private string? _resourceVersion;      // the last applied or bookmarked version; null: list first
-    private string? _lastSeenVersion;      // the same, kept across relists: a relist asks for data not older than it
-    private bool _consistentList;          // a list was refused 410: read the next one from etcd
-    private bool _relistAfterFailure;      // a failure was reported: the next attempt lists, to publish the recovery
-
     public EndpointSliceWatch(KubernetesServiceName name, KubernetesApi api, KubernetesResolverOptions options,
         TimeProvider timeProvider, ILogger logger)
+        : base(api, options, timeProvider)
     {
         Name = name;
-        _api = api;
-        _options = options;
-        _timeProvider = timeProvider;
         _logger = logger;
         _zone = !string.IsNullOrEmpty(options.Zone) ? options.Zone
             : options.Environment(KubernetesResolverOptions.ZoneEnvironmentVariable) is { Length: > 0 } zone ? zone : null;
@@ -129,99 +112,10 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
-    {
-        int failures = 0;
-        int relists = 0;
-        bool jitter = false;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            bool listing = false;
-            try
-            {
-                if (_resourceVersion is null || _relistAfterFailure)
-                {
-                    if (jitter)
-                    {
-                        // A relist (410, malformed event) waits a random while first: clients that lost their watches
-                        // together (an API server restart) do not list together. Relists that keep coming grow like failures.
-                        jitter = false;
-                        await Task.Delay(RelistDelay(++relists), _timeProvider, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    listing = true;
-                    await ListAsync(cancellationToken).ConfigureAwait(false);
-                    listing = false;
-                    _relistAfterFailure = false;
-                }
-
-                var outcome = await WatchAsync(cancellationToken).ConfigureAwait(false);
-                if (outcome.Delivered)
-                {
-                    relists = 0;
-                }
-
-                if (outcome.Relist)
-                {
-                    _resourceVersion = null;
-                    jitter = true;
-                    continue;
-                }
-
-                // Closed by the server, abandoned idle, or cut: resume from the last version applied. The delay resets once
-                // a watch delivered; a watch cut before it delivered anything counts as a failure (without reporting one).
-                failures = outcome.Delivered || !outcome.Cut ? 0 : failures + 1;
-            }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
-            {
-                return; // stopped: whatever the stop broke (a disposed client, a cancelled read) is not a failure to report
-            }
-            catch (KubernetesApiException ex) when (ex.IsGone)
-            {
-                KubernetesLog.Relisting(_logger, Name.Name, Name.Namespace);
-                _consistentList |= listing; // the list itself was refused: its continue token or version expired
-                _resourceVersion = null;
-                jitter = true;
-                continue;
-            }
-            catch (KubernetesServiceNotFoundException ex)
-            {
-                PublishNotFound(ex);
-                failures++;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                if (ex is KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized })
-                {
-                    _api.CredentialsRejected(); // an exec plugin runs again for the next attempt
-                }
-
-                Fail(ex);
-                failures++;
-                _relistAfterFailure = true;
-            }
-
-            var delay = ReconnectBackoff.Delay(Math.Max(0, failures - 1), _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
-            try
-            {
-                await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Before relist number <paramref name="relists"/> in a row: random in [0, ReconnectDelay], then growing as failures do.</summary>
-    private TimeSpan RelistDelay(int relists) => relists <= 1
-        ? TimeSpan.FromTicks((long)(_options.ReconnectDelay.Ticks * Random.Shared.NextDouble()))
-        : ReconnectBackoff.Delay(relists - 2, _options.ReconnectDelay, _options.MaxReconnectDelay, Random.Shared.NextDouble());
-
     /// <summary>Reads the Service and lists its slices, page by page; publishes the new view; sets the resourceVersion to watch from.</summary>
-    private async Task ListAsync(CancellationToken cancellationToken)
+    protected override async Task ListAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _timeProvider);
+        using var timeout = new CancellationTokenSource(Options.RequestTimeout, TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var items = new List<V1EndpointSlice>();
         string? resourceVersion = null;
@@ -230,14 +124,11 @@ internal sealed class EndpointSliceWatch : IDisposable
         {
             (service, forbidden) = await ReadServiceAsync(linked.Token).ConfigureAwait(false);
 
-            // The first list may come from the watch cache (resourceVersion=0); a relist asks for data not older than
-            // what was seen (also from the cache); after a 410 on a list, a consistent read. The watch catches up either way.
-            string? version = _consistentList ? null : _lastSeenVersion ?? "0";
-            string? match = version is null or "0" ? null : "NotOlderThan";
+            var (version, match) = ListVersion();
             string? continueToken = null;
             do
             {
-                var page = await _api.ListSlicesAsync(Name.Namespace, Name.LabelSelector, version, match, _options.ListPageSize, continueToken,
+                var page = await Api.ListSlicesAsync(Name.Namespace, Name.LabelSelector, version, match, Options.ListPageSize, continueToken,
                     linked.Token).ConfigureAwait(false);
                 foreach (var slice in page.Items ?? [])
                 {
@@ -251,7 +142,7 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"The Kubernetes API server did not answer within {_options.RequestTimeout.TotalSeconds:0.###} s.");
+            throw new TimeoutException($"The Kubernetes API server did not answer within {Options.RequestTimeout.TotalSeconds:0.###} s.");
         }
 
         if (string.IsNullOrEmpty(resourceVersion))
@@ -277,8 +168,7 @@ internal sealed class EndpointSliceWatch : IDisposable
             PublishAll();
         }
 
-        _resourceVersion = _lastSeenVersion = resourceVersion;
-        _consistentList = false;
+        Listed(resourceVersion);
         KubernetesLog.Listed(_logger, Name.Name, Name.Namespace, items.Count, resourceVersion);
     }
 
@@ -288,7 +178,7 @@ internal sealed class EndpointSliceWatch : IDisposable
     {
         try
         {
-            return (await _api.ReadServiceAsync(Name.Name, Name.Namespace, cancellationToken).ConfigureAwait(false), false);
+            return (await Api.ReadServiceAsync(Name.Name, Name.Namespace, cancellationToken).ConfigureAwait(false), false);
         }
         catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
@@ -308,7 +198,7 @@ internal sealed class EndpointSliceWatch : IDisposable
     /// <summary>A slice's ports changed: read the Service again (its ports were probably renamed or added), then publish.</summary>
     private async Task RefreshServiceAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _timeProvider);
+        using var timeout = new CancellationTokenSource(Options.RequestTimeout, TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         V1Service? service = null;
         bool forbidden = false;
@@ -336,110 +226,54 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
     }
 
-    private async Task<WatchOutcome> WatchAsync(CancellationToken cancellationToken)
+    protected override Task<WatchOutcome> WatchAsync(CancellationToken cancellationToken) =>
+        WatchEventsAsync($"WATCH endpointslices '{Name.LabelSelector}' in namespace '{Name.Namespace}'",
+            (timeoutSeconds, onError, token) => Api.WatchSlices(Name.Namespace, Name.LabelSelector, ResourceVersion!, timeoutSeconds, onError, token),
+            ApplyEventAsync, cancellationToken);
+
+    private async ValueTask<string?> ApplyEventAsync(WatchEventType type, V1EndpointSlice slice, CancellationToken cancellationToken)
     {
-        // Each watch asks the server for a random length in [timeout, 2 × timeout] (client-go's spread), and is abandoned
-        // when it sends nothing, not even a bookmark, for the idle timeout: a connection that silently died is noticed.
-        int timeoutSeconds = (int)(_options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
-        using var idle = new CancellationTokenSource(_options.WatchIdleTimeout, _timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token);
-        string operation = $"WATCH endpointslices '{Name.LabelSelector}' in namespace '{Name.Namespace}'";
-        Exception? streamError = null;
-        bool delivered = false;
-        void OnStreamError(Exception error)
+        string? version = slice?.Metadata?.ResourceVersion;
+        if (string.IsNullOrEmpty(version) || (type != WatchEventType.Bookmark && string.IsNullOrEmpty(slice!.Metadata.Name)))
         {
-            // KubernetesClient reports an ERROR event or an undecodable line here and reads on: stop it, and decide below.
-            streamError ??= error;
-            linked.Cancel();
+            return $"a {type} event without metadata.name or metadata.resourceVersion";
         }
 
-        try
+        if (type == WatchEventType.Bookmark)
         {
-            await foreach (var (type, slice) in _api.WatchSlices(Name.Namespace, Name.LabelSelector, _resourceVersion!, timeoutSeconds,
-                OnStreamError, linked.Token).ConfigureAwait(false))
-            {
-                idle.CancelAfter(_options.WatchIdleTimeout);
-                delivered = true;
-                string? version = slice?.Metadata?.ResourceVersion;
-                if (string.IsNullOrEmpty(version) || (type != WatchEventType.Bookmark && string.IsNullOrEmpty(slice!.Metadata.Name)))
-                {
-                    KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace, $"a {type} event without metadata.name or metadata.resourceVersion");
-                    return new WatchOutcome(delivered, Relist: true);
-                }
-
-                if (type == WatchEventType.Bookmark)
-                {
-                    _resourceVersion = _lastSeenVersion = version;
-                    continue;
-                }
-
-                bool portsChanged = Apply(type, slice!, publish: true);
-                _resourceVersion = _lastSeenVersion = version;
-                if (portsChanged)
-                {
-                    await RefreshServiceAsync(linked.Token).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (streamError is not null && !cancellationToken.IsCancellationRequested)
-        {
-            // handled below
-        }
-        catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            KubernetesLog.WatchIdle(_logger, Name.Name, Name.Namespace, _options.WatchIdleTimeout.TotalSeconds);
-            return new WatchOutcome(delivered, Relist: false);
-        }
-        catch (HttpOperationException ex)
-        {
-            throw KubernetesApiException.From(operation, ex);
-        }
-        catch (JsonException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // KubernetesClient also decodes a watch's first line as the list type when it opens it: an undecodable first
-            // line throws here rather than reaching onError. List again, so whatever it said is not lost.
-            KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace, $"{ex.GetType().Name} at byte {ex.BytePositionInLine}");
-            return new WatchOutcome(delivered, Relist: true);
-        }
-        catch (HttpRequestException ex) when (!delivered && ex.InnerException is EndOfStreamException && !cancellationToken.IsCancellationRequested)
-        {
-            // KubernetesClient waits for a watch's first line: a watch the server closed before sending any is a clean end.
-            return new WatchOutcome(delivered, Relist: false);
-        }
-        catch (Exception ex) when (IsCut(ex) && !cancellationToken.IsCancellationRequested)
-        {
-            // The stream broke (a proxy's idle cut, a reset, a stream ending mid-event): resume from the last version applied.
-            KubernetesLog.WatchCut(_logger, Name.Name, Name.Namespace, _resourceVersion ?? string.Empty, ex.Message);
-            return new WatchOutcome(delivered, Relist: false, Cut: true);
+            ResourceVersion = LastSeenVersion = version;
+            return null;
         }
 
-        switch (streamError)
+        bool portsChanged = Apply(type, slice!, publish: true);
+        ResourceVersion = LastSeenVersion = version;
+        if (portsChanged)
         {
-            case null:
-                return new WatchOutcome(delivered, Relist: false); // the server ended the watch (its timeout)
-            case KubernetesException { Status: var status }:
-                var error = KubernetesApiException.From(operation, status);
-                if (error.IsGone)
-                {
-                    KubernetesLog.Relisting(_logger, Name.Name, Name.Namespace);
-                    return new WatchOutcome(delivered, Relist: true);
-                }
-
-                throw error;
-            default:
-                // An undecodable line (KubernetesClient skips it): list again, so whatever it said is not lost.
-                KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace,
-                    streamError is JsonException json ? $"{json.GetType().Name} at byte {json.BytePositionInLine}" : streamError.GetType().Name);
-                return new WatchOutcome(delivered, Relist: true);
+            await RefreshServiceAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        return null;
     }
 
-    /// <summary>
-    /// Whether a watch failed because its stream broke after it was accepted (an I/O error reading the body, which
-    /// KubernetesClient wraps when it happens before the first line), rather than being refused: not reachable, TLS, a status.
-    /// </summary>
-    private static bool IsCut(Exception error) => error is IOException
-        || (error is HttpRequestException { InnerException: IOException } and not KubernetesApiException);
+    protected override bool TryAnswer(Exception error, out TimeSpan? delay)
+    {
+        delay = null; // the usual backoff: a Service deployed later is found within MaxReconnectDelay
+        if (error is not KubernetesServiceNotFoundException notFound)
+        {
+            return false;
+        }
+
+        PublishNotFound(notFound);
+        return true;
+    }
+
+    protected override void LogGone() => KubernetesLog.Relisting(_logger, Name.Name, Name.Namespace);
+
+    protected override void LogIdle() => KubernetesLog.WatchIdle(_logger, Name.Name, Name.Namespace, Options.WatchIdleTimeout.TotalSeconds);
+
+    protected override void LogCut(string error) => KubernetesLog.WatchCut(_logger, Name.Name, Name.Namespace, ResourceVersion ?? string.Empty, error);
+
+    protected override void LogMalformed(string reason) => KubernetesLog.MalformedEvent(_logger, Name.Name, Name.Namespace, reason);
 
     /// <summary>Applies one event to the view; returns whether the slice's ports changed (then the caller reads the Service and publishes).</summary>
     private bool Apply(WatchEventType type, V1EndpointSlice slice, bool publish)
@@ -530,9 +364,9 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
     }
 
-    private void Fail(Exception error)
+    protected override void Fail(Exception error)
     {
-        string problem = Classify(error);
+        string problem = Classify(error, "endpointslices");
         lock (_lock)
         {
             _lastError = error;
@@ -559,17 +393,6 @@ internal sealed class EndpointSliceWatch : IDisposable
             KubernetesLog.WatchRecovered(_logger, Name.Name, Name.Namespace);
         }
     }
-
-    private static string Classify(Exception error) => error switch
-    {
-        KubernetesApiException { StatusCode: HttpStatusCode.Unauthorized } => "401 Unauthorized: the token is not accepted",
-        KubernetesApiException { StatusCode: HttpStatusCode.Forbidden } => "403 Forbidden: check the Role granting get, list and watch on endpointslices",
-        KubernetesApiException api => $"API error {(int?)api.StatusCode}",
-        HttpRequestException { InnerException: AuthenticationException } => "TLS handshake failed",
-        HttpRequestException or IOException or TimeoutException => "API server unreachable",
-        JsonException => "malformed response",
-        _ => error.GetType().Name,
-    };
 
     private void PublishAll()
     {
@@ -614,7 +437,7 @@ internal sealed class EndpointSliceWatch : IDisposable
         }
 
         string? family = _service?.Spec?.IpFamilies is { Count: > 0 } families ? families[0] : null;
-        var merged = EndpointSliceProjection.Merge(slices, family, _zone, _options.MinimumZoneEndpoints);
+        var merged = EndpointSliceProjection.Merge(slices, family, _zone, Options.MinimumZoneEndpoints);
         if (merged.Count == 0 && anyEndpoints && _serviceForbidden)
         {
             // Without the Service, a port name or Service port number may not be resolvable from the slices alone.
@@ -669,8 +492,6 @@ internal sealed class EndpointSliceWatch : IDisposable
             _subscribers.Clear();
         }
     }
-
-    private readonly record struct WatchOutcome(bool Delivered, bool Relist, bool Cut = false);
 
     private readonly record struct Projection(List<EndpointAddress>? Endpoints, Exception? Error);
 

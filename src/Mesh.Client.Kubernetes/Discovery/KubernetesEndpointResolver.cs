@@ -31,18 +31,27 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
     private readonly KubernetesResolverOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly Lazy<Connection> _connection;
+    private readonly KubernetesConnection _connection;
+    private readonly bool _ownsConnection;
     private bool _disposed;
 
-    /// <summary>Creates the resolver; nothing is read or dialled until a service is first watched.</summary>
-    public KubernetesEndpointResolver(IOptions<KubernetesResolverOptions> options, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+    /// <summary>
+    /// Creates the resolver; nothing is read or dialled until a service is first watched. Given a
+    /// <paramref name="connection"/> (the one the HTTPRoute source uses too), it shares it; otherwise it has its own.
+    /// </summary>
+    public KubernetesEndpointResolver(IOptions<KubernetesResolverOptions> options, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null,
+        KubernetesConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _timeProvider = timeProvider;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Mesh.Client.Kubernetes");
-        _connection = new Lazy<Connection>(Connect, LazyThreadSafetyMode.ExecutionAndPublication);
+        _ownsConnection = connection is null;
+        _connection = connection ?? new KubernetesConnection(options, loggerFactory);
     }
+
+    /// <summary>The connection, for tests and the route source.</summary>
+    internal KubernetesConnection Connection => _connection;
 
     /// <summary>The name services select this resolver by.</summary>
     public const string ResolverName = "kubernetes";
@@ -67,20 +76,13 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(observer);
-        if (!KubernetesServiceName.TryParse(query.ServiceName, _options.ClusterDomain, "default", out _))
+        if (!_connection.TryClaim(query.ServiceName, out var name, out bool listed))
         {
             return null;
         }
 
-        bool listed = _options.Services.Count > 0;
-        var connection = _connection.Value;
-        if (!KubernetesServiceName.TryParse(query.ServiceName, _options.ClusterDomain, connection.Namespace, out var name)
-            || (listed && !IsListed(name, connection.Namespace)))
-        {
-            return null;
-        }
-
-        if (connection.Api is null)
+        var api = _connection.Api;
+        if (api is null)
         {
             if (!listed && _options.Credentials == KubernetesCredentialSource.Auto)
             {
@@ -88,19 +90,20 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
             }
 
             // The name was promised to this resolver: say why it cannot be resolved rather than pass it on.
-            observer.OnError(new InvalidOperationException($"No usable Kubernetes credentials: {connection.Reason}"));
+            observer.OnError(new InvalidOperationException($"No usable Kubernetes credentials: {_connection.Reason}"));
             return new Unsubscriber(null, null, null);
         }
 
         string? port = query.EndpointName
             ?? (_options.Ports.TryGetValue(query.ServiceName, out var byHost) ? byHost : null)
-            ?? (_options.Ports.TryGetValue(name.Name, out var byName) ? byName : null);
+            ?? (_options.Ports.TryGetValue(name.Name, out var byName) ? byName : null)
+            ?? _connection.BackendPorts.Get(query.ServiceName);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_watches.TryGetValue(name, out var watch))
             {
-                watch = new EndpointSliceWatch(name, connection.Api, _options, _timeProvider, _logger);
+                watch = new EndpointSliceWatch(name, api, _options, _timeProvider, _logger);
                 _watches[name] = watch;
             }
 
@@ -117,19 +120,6 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
         }
     }
 
-    private bool IsListed(KubernetesServiceName name, string defaultNamespace)
-    {
-        foreach (var entry in _options.Services)
-        {
-            if (KubernetesServiceName.TryParse(entry, _options.ClusterDomain, defaultNamespace, out var listed) && listed == name)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     private void Release(EndpointSliceWatch watch, EndpointSliceWatch.Subscription subscription)
     {
         lock (_lock)
@@ -139,54 +129,6 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
                 _watches.Remove(watch.Name);
                 watch.Dispose();
             }
-        }
-    }
-
-    private Connection Connect()
-    {
-        var environment = _options.Environment;
-        string fallbackNamespace = _options.Namespace ?? "default";
-        bool inCluster = KubernetesCredentials.IsInCluster(environment, _options.ServiceAccountPath);
-        IReadOnlyList<string> kubeConfigs = _options.KubeConfigPath is { } explicitPath
-            ? [explicitPath]
-            : [.. KubernetesCredentials.DefaultKubeConfigPaths(environment).Where(File.Exists)];
-        bool useInCluster = _options.Credentials == KubernetesCredentialSource.InCluster
-            || (_options.Credentials == KubernetesCredentialSource.Auto && inCluster);
-        bool useKubeConfig = !useInCluster && _options.Credentials != KubernetesCredentialSource.InCluster
-            && kubeConfigs.Count > 0 && kubeConfigs.All(File.Exists);
-        if (!useInCluster && !useKubeConfig)
-        {
-            string reason = _options.Credentials == KubernetesCredentialSource.KubeConfig
-                ? $"the kubeconfig file '{_options.KubeConfigPath ?? "~/.kube/config"}' does not exist."
-                : $"not running in a pod (KUBERNETES_SERVICE_HOST unset or no token in '{_options.ServiceAccountPath}') and no kubeconfig file found.";
-            KubernetesLog.NoCredentials(_logger, reason);
-            return new Connection(null, fallbackNamespace, reason);
-        }
-
-        try
-        {
-            var configuration = useInCluster
-                ? KubernetesCredentials.InCluster(environment, _options.ServiceAccountPath)
-                : KubernetesCredentials.FromKubeConfig(kubeConfigs, _options.KubeConfigContext);
-            configuration.FirstMessageHandlerSetup = static handler =>
-            {
-                handler.ConnectTimeout = TimeSpan.FromSeconds(10);
-                handler.PooledConnectionLifetime = TimeSpan.FromMinutes(10);
-            };
-            string source = useInCluster
-                ? $"in-cluster service account ({_options.ServiceAccountPath})"
-                : $"kubeconfig '{string.Join(Path.PathSeparator, kubeConfigs)}' context '{_options.KubeConfigContext ?? configuration.CurrentContext}'";
-            string ns = _options.Namespace ?? (string.IsNullOrWhiteSpace(configuration.Namespace) ? null : configuration.Namespace.Trim()) ?? "default";
-            var api = new KubernetesApi(configuration, source);
-            KubernetesLog.Connected(_logger, api.Host, source, ns);
-            return new Connection(api, ns, null);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // A kubeconfig that cannot be used (a missing file, bad key material, a failing exec plugin, an
-            // auth-provider KubernetesClient does not run): claim nothing, say why.
-            KubernetesLog.UnusableCredentials(_logger, ex.Message);
-            return new Connection(null, fallbackNamespace, ex.Message);
         }
     }
 
@@ -211,13 +153,11 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
             watch.Dispose();
         }
 
-        if (_connection.IsValueCreated)
+        if (_ownsConnection)
         {
-            _connection.Value.Api?.Dispose();
+            _connection.Dispose();
         }
     }
-
-    private sealed record Connection(KubernetesApi? Api, string Namespace, string? Reason);
 
     private sealed class Unsubscriber(KubernetesEndpointResolver? owner, EndpointSliceWatch? watch, EndpointSliceWatch.Subscription? subscription) : IDisposable
     {

@@ -59,4 +59,20 @@ internal static partial class KubernetesLog
     [LoggerMessage(EventId = 212, Level = LogLevel.Debug,
         Message = "The watch of service '{Service}' in namespace '{Namespace}' was cut; resuming from resourceVersion {ResourceVersion}. {Error}")]
     public static partial void WatchCut(ILogger logger, string service, string @namespace, string resourceVersion, string error);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Information,
+        Message = "HTTPRoutes (gateway.networking.k8s.io/v1) are not installed in the cluster (404 on namespace '{Namespace}'); services there have no routes from Kubernetes. Checking again every {Seconds} s.")]
+    public static partial void HttpRoutesNotInstalled(ILogger logger, string @namespace, double seconds);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Warning,
+        Message = "Watching HTTPRoutes in namespace '{Namespace}' fails ({Problem}); keeping the last good routes and retrying. {Error}")]
+    public static partial void HttpRouteWatchFailing(ILogger logger, string @namespace, string problem, string error);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Information,
+        Message = "Watching HTTPRoutes in namespace '{Namespace}' works again.")]
+    public static partial void HttpRouteWatchRecovered(ILogger logger, string @namespace);
+
+    [LoggerMessage(EventId = 216, Level = LogLevel.Warning,
+        Message = "Skipped a malformed HTTPRoute watch event in namespace '{Namespace}' ({Reason}); listing again to stay consistent.")]
+    public static partial void HttpRouteMalformedEvent(ILogger logger, string @namespace, string reason);
 }

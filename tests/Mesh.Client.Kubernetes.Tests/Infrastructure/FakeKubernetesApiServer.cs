@@ -38,7 +38,7 @@ public enum GoneMode
 /// (401 with a Status otherwise), and so are client certificates signed by the test CA. Faults on demand: 410 Gone as
 /// a status or in-stream, a stream cut in the middle of an event, a slow stream, a malformed event, a restart.
 /// </summary>
-public sealed class FakeKubernetesApiServer : IAsyncDisposable
+public sealed partial class FakeKubernetesApiServer : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Ns, string Name), JsonObject> _services = [];
@@ -151,7 +151,7 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
         var app = _app!;
         lock (_lock)
         {
-            foreach (var watcher in _watchers)
+            foreach (var watcher in _watchers.Concat(_routeWatchers))
             {
                 watcher.Abort();
             }
@@ -516,6 +516,12 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
             return;
         }
 
+        if (segments is ["apis", "gateway.networking.k8s.io", "v1", "namespaces", var routeNs, "httproutes"])
+        {
+            await HandleHttpRoutesAsync(context, routeNs);
+            return;
+        }
+
         await WriteStatusAsync(context, 404, "NotFound", "the server could not find the requested resource");
     }
 
@@ -629,7 +635,7 @@ public sealed class FakeKubernetesApiServer : IAsyncDisposable
         {
             lock (_lock)
             {
-                foreach (var watcher in _watchers)
+                foreach (var watcher in _watchers.Concat(_routeWatchers))
                 {
                     watcher.Abort();
                 }
