@@ -1,9 +1,10 @@
 namespace Mesh.Client.Resilience;
 
 /// <summary>
-/// The token sources that bound a first attempt by <c>Timeouts:Attempt</c>, reused: one cached per thread, so a request
-/// whose attempt ends before its timeout (nearly all) allocates no token source, timer or registration list. Polly's
-/// timeout strategy pools its own the same way.
+/// The token sources that bound a first attempt by <c>Timeouts:Attempt</c>, reused: one cached per thread, then a small
+/// shared pool (an attempt often ends on another thread than it began), so a request whose attempt ends before its
+/// timeout (nearly all) allocates no token source, timer or registration list. Polly's timeout strategy pools its own
+/// the same way.
 /// </summary>
 /// <remarks>
 /// Only sources on the system clock are reused: <see cref="CancellationTokenSource.TryReset"/> refuses a source whose
@@ -12,6 +13,11 @@ namespace Mesh.Client.Resilience;
 /// </remarks>
 internal static class AttemptTimeoutSource
 {
+    /// <summary>Sources kept beyond the per-thread ones: enough for the attempts of a busy process to hand theirs on.</summary>
+    private static readonly int SharedLimit = Math.Min(256, Environment.ProcessorCount * 8);
+
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<CancellationTokenSource> Shared = new();
+
     [ThreadStatic]
     private static CancellationTokenSource? t_cached;
 
@@ -24,6 +30,12 @@ internal static class AttemptTimeoutSource
             if (cached is not null)
             {
                 t_cached = null;
+                cached.CancelAfter(timeout);
+                return cached;
+            }
+
+            if (Shared.TryDequeue(out cached))
+            {
                 cached.CancelAfter(timeout);
                 return cached;
             }
@@ -50,10 +62,19 @@ internal static class AttemptTimeoutSource
     /// </param>
     public static void Return(CancellationTokenSource source, TimeProvider timeProvider, bool reusable)
     {
-        if (reusable && ReferenceEquals(timeProvider, TimeProvider.System) && t_cached is null && source.TryReset())
+        if (reusable && ReferenceEquals(timeProvider, TimeProvider.System) && source.TryReset())
         {
-            t_cached = source;
-            return;
+            if (t_cached is null)
+            {
+                t_cached = source;
+                return;
+            }
+
+            if (Shared.Count < SharedLimit)
+            {
+                Shared.Enqueue(source);
+                return;
+            }
         }
 
         source.Dispose();
