@@ -163,7 +163,11 @@ internal sealed class EndpointLoad
 
             // The stall bound counted this attempt as stalled when the endpoint answered nothing else for longer than the
             // estimate while it waited; the last answer's gap is this attempt's when nothing else was answered since.
-            bool stalled = stamp != long.MinValue && Volatile.Read(ref _answerGapTicks) > estimate;
+            // An attempt that was already waiting when a stall peak was learnt waited through the same stall, however
+            // short the gap since that peak's answer: its slower answer extends the stall peak rather than ending it.
+            long stallPeak = Volatile.Read(ref _stallPeakTicks);
+            bool stalled = stamp != long.MinValue
+                && (Volatile.Read(ref _answerGapTicks) > estimate || (stallPeak != long.MinValue && nowTicks - rtt.Ticks < stallPeak));
             Volatile.Write(ref _stallPeakTicks, stalled ? nowTicks : long.MinValue);
         }
         else

@@ -106,6 +106,28 @@ public sealed class StallPeakTests
         Assert.InRange(endpoint.Load.GetLastEstimateTicks() / TimeSpan.TicksPerMillisecond, 1900, 2000.1);
     }
 
+    [Fact]
+    public void A_slower_answer_from_the_same_stall_keeps_the_peak_a_stall_peak()
+    {
+        var endpoint = Endpoints.Many(1)[0];
+        Answer(endpoint, Normal);
+
+        // Two attempts 10 ms apart on a stuck replica; the second answers 10 ms after the first, 1 ms slower (a new peak,
+        // with only 10 ms since the last answer).
+        var first = endpoint.Begin(_time);
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        var second = endpoint.Begin(_time);
+        _time.Advance(TimeSpan.FromMilliseconds(1990));
+        first.Complete(AttemptOutcome.Success, 200);
+        _time.Advance(TimeSpan.FromMilliseconds(11));
+        second.Complete(AttemptOutcome.Success, 200);
+        Assert.True(endpoint.Load.HoldsStallPeak);
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Answer(endpoint, Normal);
+        AssertMs(50, endpoint.Load.GetLastEstimateTicks());
+    }
+
     [Theory]
     [InlineData(nameof(AttemptOutcome.FailureStatus))]
     [InlineData(nameof(AttemptOutcome.ConnectFailure))]
