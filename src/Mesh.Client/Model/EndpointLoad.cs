@@ -31,6 +31,7 @@ namespace Mesh.Client;
 /// tens of seconds, to stop pushing traffic away from a replica that already answers in 50 ms.
 /// </para>
 /// </remarks>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
 internal sealed class EndpointLoad
 {
     /// <summary>The latency an endpoint is assumed to have before its first response (Linkerd, Finagle: 30 ms).</summary>
@@ -39,15 +40,17 @@ internal sealed class EndpointLoad
     /// <summary>The time constant the estimate decays with toward faster samples (Linkerd, Finagle: 10 s).</summary>
     public static readonly TimeSpan DefaultDecay = TimeSpan.FromSeconds(10);
 
+    // What a pick reads comes first, in declaration order (sequential layout): 40 bytes, one cache line more often than
+    // not at 10,000 endpoints, where each candidate's load is a cache miss. What only answers touch follows.
     private int _inFlight;
+    private int _awaiting; // attempts in flight that have not had their answer (headers or failure)
     private long _estimateBits = BitConverter.DoubleToInt64Bits(DefaultSeedRtt.Ticks);
     private long _stampTicks = long.MinValue; // no sample yet
-    private long _completed;
     private long _busySinceTicks; // see GetStallTicks
-    private int _awaiting; // attempts in flight that have not had their answer (headers or failure)
+    private double _inverseDecayTicks = 1.0 / DefaultDecay.Ticks;
+    private long _completed;
     private long _answerGapTicks; // at the last answer: how long the endpoint had answered nothing before it
     private long _stallPeakTicks = long.MinValue; // when the estimate's peak came from a stalled attempt; MinValue: it did not
-    private double _inverseDecayTicks = 1.0 / DefaultDecay.Ticks;
 
     /// <summary>Attempts started and not yet completed.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
