@@ -10,4 +10,11 @@ if (args.Length > 0 && args[0] == "--interleaved-picks")
     return;
 }
 
+// --interleaved-routes [rounds]: route selection, the index against the scan, interleaved in one process.
+if (args.Length > 0 && args[0] == "--interleaved-routes")
+{
+    Mesh.Client.Benchmarks.Routing.InterleavedRoutes.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -12,7 +12,11 @@ internal sealed class BeforeStallBalancer(bool peakEwma, TimeProvider timeProvid
 {
     private MeshEndpoint[] _routable = [];
 
-    public void Update(EndpointSet endpoints) => Volatile.Write(ref _routable, endpoints.RoutableArray);
+    public void Update(EndpointSet endpoints)
+    {
+        AveragingStallPeaks.Configure(endpoints);
+        Volatile.Write(ref _routable, endpoints.RoutableArray);
+    }
 
     public MeshEndpoint? Pick(in PickContext context)
     {
@@ -38,4 +42,30 @@ internal sealed class BeforeStallBalancer(bool peakEwma, TimeProvider timeProvid
 
     private double Cost(EndpointLoad load, long now) =>
         peakEwma ? load.GetRttEstimateTicks(now) * (load.InFlight + 1) : load.InFlight;
+}
+
+/// <summary>
+/// PeakEwma as it was before a success could replace a stall peak: the same balancer, with every endpoint's estimate
+/// averaging a fast answer against a stall peak like against any other peak. A contender in the same run as the current
+/// PeakEwma, so before and after share the noise.
+/// </summary>
+internal sealed class AveragingStallPeaks(TimeProvider timeProvider) : ILoadBalancer
+{
+    private readonly PeakEwmaBalancer _inner = new(timeProvider: timeProvider);
+
+    public static void Configure(EndpointSet endpoints)
+    {
+        foreach (var endpoint in endpoints.Endpoints)
+        {
+            endpoint.Load.ReplacesDisprovedStallPeaks = false;
+        }
+    }
+
+    public void Update(EndpointSet endpoints)
+    {
+        _inner.Update(endpoints);
+        Configure(endpoints);
+    }
+
+    public MeshEndpoint? Pick(in PickContext context) => _inner.Pick(context);
 }

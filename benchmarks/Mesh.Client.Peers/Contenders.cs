@@ -50,6 +50,7 @@ internal sealed record Contender(string Name, Func<string[], TimeSpan?, ServiceP
         var services = new ServiceCollection();
         services.AddMeshClient()
             .AddStaticEndpoints(Service, urls)
+            .AddLoadBalancer("PeakEwma-averaging-stall-peaks", ctx => new AveragingStallPeaks(ctx.TimeProvider))
             .AddLoadBalancer("PeakEwma-before15", ctx => new BeforeStallBalancer(peakEwma: true, ctx.TimeProvider))
             .AddLoadBalancer("LeastRequest-before15", ctx => new BeforeStallBalancer(peakEwma: false, ctx.TimeProvider));
         services.AddHttpClient(ClientName, c => c.BaseAddress = LogicalBase).AddMeshHandler(o =>

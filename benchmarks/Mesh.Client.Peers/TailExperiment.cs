@@ -24,6 +24,7 @@ internal static class TailExperiment
         var contenders = new List<Contender>
         {
             Contender.Mesh("PeakEwma"),
+            Contender.Mesh("PeakEwma-averaging-stall-peaks"),
             Contender.Mesh("PeakEwma-before15"),
             Contender.Mesh("LeastRequest"),
             Contender.Mesh("LeastRequest-before15"),

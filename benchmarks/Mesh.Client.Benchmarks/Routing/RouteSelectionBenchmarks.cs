@@ -69,7 +69,7 @@ public class RouteSelectionBenchmarks
         _plain = _client.GetOrCreate(new RouteKey("http", "plain"), out _)!;
         _request = new HttpRequestMessage(HttpMethod.Get, $"http://catalog/api/r{Rules - 1:D3}/items");
         _request.Headers.TryAddWithoutValidation("x-canary", "1");
-        if (SelectRoute() is null || NoRoute() is not null)
+        if (SelectRoute() is null || SelectRouteByScan() is null || NoRoute() is not null)
         {
             throw new InvalidOperationException("The request should match the last rule of catalog, and plain should have no routes.");
         }
@@ -92,14 +92,19 @@ public class RouteSelectionBenchmarks
 
     /// <summary>Match among <see cref="Rules"/> rules, then pick one of two weighted backends.</summary>
     [Benchmark]
-    public object? SelectRoute()
-    {
-        var policies = _routed.Policies;
-        if (policies.Routes is { } routes && routes.Match(_request) is { } route)
-        {
-            return route.Pick(_client, "http", hash: null);
-        }
+    public object? SelectRoute() => PickBackend(_routed.Policies.Routes?.Match(_request));
 
-        return null;
-    }
+    /// <summary>The same selection by a scan of every match in precedence order, without the index (how it was before the index).</summary>
+    [Benchmark]
+    public object? SelectRouteByScan() => PickBackend(_routed.Policies.Routes?.MatchByScan(_request));
+
+    /// <summary>The match alone, with the index (no backend pick).</summary>
+    [Benchmark]
+    public object? MatchOnly() => _routed.Policies.Routes?.Match(_request);
+
+    /// <summary>The match alone, by the scan.</summary>
+    [Benchmark]
+    public object? MatchOnlyByScan() => _routed.Policies.Routes?.MatchByScan(_request);
+
+    private RouteBackend? PickBackend(CompiledRoute? route) => route?.Pick(_client, "http", hash: null);
 }

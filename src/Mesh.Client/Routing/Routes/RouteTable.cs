@@ -18,11 +18,65 @@ internal sealed class RouteTable
 {
     private readonly CompiledMatch[] _matches;
 
+    // The index. It holds the matches of _matches split by path kind, each list in precedence order, so a request tests
+    // only the matches its path can satisfy. Exact paths outrank regular expressions, which outrank prefixes, and within
+    // each kind only matches with the request's own path (exact) or one of its element boundaries (prefix) can hold;
+    // those boundaries are visited longest first, as prefix precedence ranks them. The first match that holds is
+    // therefore the first of the whole sorted array that holds.
+    private readonly Dictionary<string, CompiledMatch[]>? _exact;
+    private readonly CompiledMatch[] _regex;
+    private readonly Dictionary<string, CompiledMatch[]>.AlternateLookup<ReadOnlySpan<char>> _prefixes;
+    private readonly int[] _prefixLengths; // the distinct lengths of the prefixes (without a trailing '/'), longest first
+    private readonly CompiledMatch[]? _fewPrefixes; // all prefix matches in precedence order, when so few that a scan beats hashing
+
+    /// <summary>Up to this many prefix matches are scanned: a few ordinal comparisons cost less than hashing the path's boundaries.</summary>
+    private const int MaxScannedPrefixes = 4;
+
     private RouteTable(CompiledRoute[] routes, CompiledMatch[] matches, RequestHasher? stickyHasher)
     {
         Routes = routes;
         _matches = matches;
         StickyHasher = stickyHasher;
+
+        var exact = new Dictionary<string, List<CompiledMatch>>(StringComparer.Ordinal);
+        var regex = new List<CompiledMatch>();
+        var prefixes = new Dictionary<string, List<CompiledMatch>>(StringComparer.Ordinal);
+        var prefixList = new List<CompiledMatch>();
+        foreach (var match in matches) // in precedence order, which every list below keeps
+        {
+            switch (match.PathType)
+            {
+                case RoutePathMatchType.Exact:
+                    Add(exact, match);
+                    break;
+                case RoutePathMatchType.RegularExpression:
+                    regex.Add(match);
+                    break;
+                default:
+                    Add(prefixes, match);
+                    prefixList.Add(match);
+                    break;
+            }
+        }
+
+        _exact = exact.Count == 0 ? null : ToArrays(exact);
+        _regex = regex.ToArray();
+        _prefixes = ToArrays(prefixes).GetAlternateLookup<ReadOnlySpan<char>>();
+        _prefixLengths = prefixes.Keys.Select(p => p.Length).Distinct().OrderDescending().ToArray();
+        _fewPrefixes = prefixList.Count <= MaxScannedPrefixes ? prefixList.ToArray() : null;
+
+        static void Add(Dictionary<string, List<CompiledMatch>> index, CompiledMatch match)
+        {
+            if (!index.TryGetValue(match.Path, out var list))
+            {
+                index[match.Path] = list = [];
+            }
+
+            list.Add(match);
+        }
+
+        static Dictionary<string, CompiledMatch[]> ToArrays(Dictionary<string, List<CompiledMatch>> index) =>
+            index.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
     }
 
     /// <summary>The routes in configuration order.</summary>
@@ -74,7 +128,52 @@ internal sealed class RouteTable
     {
         var uri = request.RequestUri!;
         string path = uri.AbsolutePath; // cached by Uri after the first read
-        foreach (var match in _matches)
+        if (_exact is not null && _exact.TryGetValue(path, out var exact) && First(exact, request, uri, path) is { } byPath)
+        {
+            return byPath;
+        }
+
+        if (_regex.Length > 0 && First(_regex, request, uri, path) is { } byRegex)
+        {
+            return byRegex;
+        }
+
+        if (_fewPrefixes is not null)
+        {
+            return First(_fewPrefixes, request, uri, path);
+        }
+
+        // A prefix p holds for a path when the path starts with p and ends there or continues with '/': p is the path
+        // cut at one of its element boundaries. Only the lengths some prefix has are looked up.
+        foreach (int length in _prefixLengths)
+        {
+            if (length > path.Length || (length < path.Length && path[length] != '/'))
+            {
+                continue;
+            }
+
+            if (_prefixes.TryGetValue(path.AsSpan(0, length), out var prefixed) && First(prefixed, request, uri, path) is { } byPrefix)
+            {
+                return byPrefix;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The same answer as <see cref="Match"/> from a scan of every match in precedence order, without the index: the
+    /// reference the index is tested against.
+    /// </summary>
+    internal CompiledRoute? MatchByScan(HttpRequestMessage request)
+    {
+        var uri = request.RequestUri!;
+        return First(_matches, request, uri, uri.AbsolutePath);
+    }
+
+    private static CompiledRoute? First(CompiledMatch[] matches, HttpRequestMessage request, Uri uri, string path)
+    {
+        foreach (var match in matches)
         {
             if (match.Matches(request, uri, path))
             {
@@ -115,6 +214,11 @@ internal sealed class CompiledMatch
     }
 
     public CompiledRoute Route { get; }
+
+    public RoutePathMatchType PathType => _pathType;
+
+    /// <summary>The exact path, the prefix without its trailing '/', or the regular expression's pattern.</summary>
+    public string Path => _path;
 
     public static CompiledMatch Compile(CompiledRoute route, MeshRouteMatch match, int routeIndex, int matchIndex)
     {
