@@ -12,6 +12,7 @@ internal sealed class MeshDiagnostics : IMeshDiagnostics
     public MeshDiagnostics(ServiceRegistry registry)
     {
         _registry = registry;
+        registry.RecordTraffic(); // someone looks: the charts' series start now
     }
 
     public MeshSnapshot GetSnapshot()

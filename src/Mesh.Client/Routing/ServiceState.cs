@@ -41,12 +41,14 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     private IDisposable? _routeWatch;
     private Exception? _routeError;
     private IReadOnlyList<string> _ignoredRouteFields = [];
+    private readonly Func<bool> _recordsTraffic;
 
     public ServiceState(string clientName, EndpointQuery query, MeshServiceOptions options, ILoadBalancer balancer,
         TimeProvider timeProvider, ILogger logger,
         Func<HttpMessageHandler>? probeHandlerFactory = null, Random? random = null, MeshMetrics? metrics = null,
-        ILoggerFactory? loggerFactory = null)
+        ILoggerFactory? loggerFactory = null, Func<bool>? recordsTraffic = null)
     {
+        _recordsTraffic = recordsTraffic ?? (static () => true);
         ClientName = clientName;
         Query = query;
         TimeProvider = timeProvider;
@@ -114,6 +116,9 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
 
     /// <summary>The current snapshot: one volatile read.</summary>
     public EndpointSet Endpoints => Volatile.Read(ref _endpoints);
+
+    /// <summary>Whether attempts go into the diagnostics' traffic series (from the moment diagnostics are first asked for).</summary>
+    public bool RecordsTraffic => _recordsTraffic();
 
     /// <summary>Whether the state was disposed (forgotten while idle, or with its registry).</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed);
@@ -587,7 +592,10 @@ internal sealed class ServiceState : IEndpointObserver, IHealthReporter, IAttemp
     {
         var policies = Policies;
         Telemetry.OnAttemptCompleted(endpoint, outcome, latency, route);
-        endpoint.Traffic.Record(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), outcome, latency);
+        if (RecordsTraffic)
+        {
+            endpoint.Traffic.Record(MonotonicClock.Ticks(TimeProvider, TimeProvider.GetTimestamp()), outcome, latency);
+        }
         if (outcome == AttemptOutcome.ConnectFailure)
         {
             OnConnectFailure(); // a polling resolver looks again now (rate-limited by the watch)

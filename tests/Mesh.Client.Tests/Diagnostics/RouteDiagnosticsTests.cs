@@ -1,4 +1,5 @@
 using Mesh.Client.Diagnostics;
+using Mesh.Client.Routing;
 using Mesh.Client.Routing.Routes;
 using Mesh.Client.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
@@ -52,6 +53,7 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var provider = MeshTestHost.Build(configuration: Configuration(), timeProvider: time);
+        var diagnostics = provider.GetRequiredService<IMeshDiagnostics>(); // asked for before the traffic: its series are recorded
         var client = provider.Client();
         const int Requests = 1000;
         for (int i = 0; i < Requests; i++)
@@ -60,7 +62,7 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
             response.EnsureSuccessStatusCode();
         }
 
-        var snapshot = provider.GetRequiredService<IMeshDiagnostics>().GetSnapshot();
+        var snapshot = diagnostics.GetSnapshot();
 
         var catalog = snapshot.Services.Single(s => s.ServiceName == "catalog");
         Assert.Equal(["canary-testers", "canary"], catalog.Routes.Select(r => r.Name));
@@ -104,12 +106,37 @@ public sealed class RouteDiagnosticsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task No_traffic_series_are_kept_until_diagnostics_are_first_asked_for()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var provider = MeshTestHost.Build(configuration: Configuration(), timeProvider: time);
+        var client = provider.Client();
+        for (int i = 0; i < 20; i++)
+        {
+            using var response = await client.GetAsync(new Uri("/items", UriKind.Relative));
+        }
+
+        var registry = provider.GetRequiredService<ServiceRegistry>();
+        Assert.All(registry.All.SelectMany(s => s.Endpoints.Endpoints.ToArray()), e => Assert.Null(e.TrafficIfAny)); // no memory spent
+
+        var diagnostics = provider.GetRequiredService<IMeshDiagnostics>();
+        for (int i = 0; i < 20; i++)
+        {
+            using var response = await client.GetAsync(new Uri("/items", UriKind.Relative));
+        }
+
+        var catalog = diagnostics.GetSnapshot().Services.Single(s => s.ServiceName == "catalog");
+        Assert.Equal(20, catalog.Routes.Sum(r => r.Backends.Sum(b => b.Traffic.Sum(t => t.Requests))));
+    }
+
+    [Fact]
     public async Task A_reload_keeps_each_backends_series_and_restarts_the_counts_only_when_the_split_changes()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         var data = Settings();
         var source = new MutableConfigurationSource(data);
         await using var provider = MeshTestHost.Build(configuration: new ConfigurationBuilder().Add(source).Build(), timeProvider: time);
+        _ = provider.GetRequiredService<IMeshDiagnostics>(); // asked for before the traffic: its series are recorded
         var client = provider.Client();
         async Task SendAsync(int count)
         {

@@ -223,7 +223,10 @@ internal sealed class RouteAttemptHost(ServiceState state, string route, RouteBa
     public void OnAttemptCompleted(MeshEndpoint endpoint, AttemptOutcome outcome, TimeSpan latency)
     {
         state.OnAttemptCompleted(endpoint, outcome, latency, route);
-        backend.Traffic.Record(MonotonicClock.Ticks(state.TimeProvider, state.TimeProvider.GetTimestamp()), outcome, latency);
+        if (state.RecordsTraffic)
+        {
+            backend.Traffic.Record(MonotonicClock.Ticks(state.TimeProvider, state.TimeProvider.GetTimestamp()), outcome, latency);
+        }
     }
 
     public void OnAttemptEnded(MeshEndpoint endpoint, AttemptOutcome outcome) => state.OnAttemptEnded(endpoint, outcome);
