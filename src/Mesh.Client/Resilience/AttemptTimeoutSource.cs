@@ -49,9 +49,9 @@ internal static class AttemptTimeoutSource
     }
 
     /// <summary>
-    /// Takes back a source whose attempt is over: kept for the next attempt on this thread when
-    /// <paramref name="reusable"/>, it was never cancelled and its timer never fired; else disposed. Registrations left
-    /// on it are dropped by the reset.
+    /// Takes back a source whose attempt is over: kept for a later attempt (this thread's slot, else the shared pool while
+    /// it has room) when <paramref name="reusable"/>, it was never cancelled and its timer never fired; else disposed.
+    /// Registrations left on it are dropped by the reset.
     /// </summary>
     /// <param name="source">The source <see cref="Rent"/> returned.</param>
     /// <param name="timeProvider">The clock it was rented on.</param>

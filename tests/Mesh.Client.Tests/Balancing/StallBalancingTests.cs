@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Mesh.Client.Tests.Balancing;
 
 /// <summary>
-/// Issue 15, gap 1: a replica that has just got stuck says so through the attempts waiting on it, before its first slow
+/// A replica that has just got stuck says so through the attempts waiting on it, before its first slow
 /// answer comes back. PeakEwma takes the stall (time without any answer while attempts wait) as its latency when it is
 /// longer than the estimate; LeastRequest multiplies the in-flight count by stall / estimate. All on a fake clock.
 /// </summary>

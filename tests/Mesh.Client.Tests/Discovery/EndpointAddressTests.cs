@@ -40,7 +40,7 @@ public sealed class EndpointAddressTests
 
     public static TheoryData<string, string> BadForms => new()
     {
-        // Each of these was once accepted and sent somewhere else than written (issue 12).
+        // Each of these was once accepted and sent somewhere else than written.
         { "127.0.0.1@evil.example:5101", "user information" },
         { "http://127.0.0.1@evil.example:5101", "user information" },
         { "http://admin:hunter2@10.0.0.1:80", "user information" },

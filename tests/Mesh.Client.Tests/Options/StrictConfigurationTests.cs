@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace Mesh.Client.Tests.Options;
 
 /// <summary>
-/// Issue 12, findings 3 and 5: bad endpoint addresses and bad options fail start-up naming the key (never a password);
+/// Bad endpoint addresses and bad options fail start-up naming the key (never a password);
 /// a bad reload keeps the last good values, is logged once, shows in diagnostics and throws nothing; and it never poisons
 /// a service created after it.
 /// </summary>
