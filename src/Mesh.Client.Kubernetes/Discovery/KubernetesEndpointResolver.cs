@@ -26,14 +26,12 @@ namespace Mesh.Client.Kubernetes.Discovery;
 /// </remarks>
 internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposable
 {
-    private readonly Lock _lock = new();
-    private readonly Dictionary<KubernetesServiceName, EndpointSliceWatch> _watches = [];
+    private readonly SharedWatches<KubernetesServiceName, EndpointSliceWatch> _watches = new();
     private readonly KubernetesResolverOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly KubernetesConnection _connection;
     private readonly bool _ownsConnection;
-    private bool _disposed;
 
     /// <summary>
     /// Creates the resolver; nothing is read or dialled until a service is first watched. Given a
@@ -60,16 +58,7 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
     public string Name => ResolverName;
 
     /// <summary>The number of Services watched now (each shared by all clients that use it).</summary>
-    internal int WatchCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _watches.Count;
-            }
-        }
-    }
+    internal int WatchCount => _watches.Count;
 
     /// <inheritdoc />
     public IDisposable? Watch(EndpointQuery query, IEndpointObserver observer)
@@ -91,84 +80,37 @@ internal sealed class KubernetesEndpointResolver : IEndpointResolver, IDisposabl
 
             // The name was promised to this resolver: say why it cannot be resolved rather than pass it on.
             observer.OnError(new InvalidOperationException($"No usable Kubernetes credentials: {_connection.Reason}"));
-            return new Unsubscriber(null, null, null);
+            return NoWatch.Instance;
         }
 
         string? port = query.EndpointName
             ?? (_options.Ports.TryGetValue(query.ServiceName, out var byHost) ? byHost : null)
             ?? (_options.Ports.TryGetValue(name.Name, out var byName) ? byName : null)
             ?? _connection.BackendPorts.Get(query.ServiceName);
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_watches.TryGetValue(name, out var watch))
-            {
-                watch = new EndpointSliceWatch(name, api, _options, _timeProvider, _logger);
-                _watches[name] = watch;
-            }
-
-            return new Unsubscriber(this, watch, watch.Subscribe(observer, port, query.Schemes));
-        }
+        return _watches.Subscribe(name, () => new EndpointSliceWatch(name, api, _options, _timeProvider, _logger),
+            watch => watch.Subscribe(observer, port, query.Schemes), static (watch, subscription) => watch.Unsubscribe(subscription));
     }
 
     /// <summary>The watch of <paramref name="name"/>, if one runs: for tests.</summary>
-    internal EndpointSliceWatch? GetWatch(string name, string ns)
-    {
-        lock (_lock)
-        {
-            return _watches.GetValueOrDefault(new KubernetesServiceName(name, ns));
-        }
-    }
-
-    private void Release(EndpointSliceWatch watch, EndpointSliceWatch.Subscription subscription)
-    {
-        lock (_lock)
-        {
-            if (watch.Unsubscribe(subscription) == 0 && _watches.TryGetValue(watch.Name, out var current) && ReferenceEquals(current, watch))
-            {
-                _watches.Remove(watch.Name);
-                watch.Dispose();
-            }
-        }
-    }
+    internal EndpointSliceWatch? GetWatch(string name, string ns) => _watches.Get(new KubernetesServiceName(name, ns));
 
     /// <summary>Stops every watch.</summary>
     public void Dispose()
     {
-        EndpointSliceWatch[] watches;
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            watches = [.. _watches.Values];
-            _watches.Clear();
-        }
-
-        foreach (var watch in watches)
-        {
-            watch.Dispose();
-        }
-
+        _watches.Dispose();
         if (_ownsConnection)
         {
             _connection.Dispose();
         }
     }
 
-    private sealed class Unsubscriber(KubernetesEndpointResolver? owner, EndpointSliceWatch? watch, EndpointSliceWatch.Subscription? subscription) : IDisposable
+    /// <summary>The handle of a name claimed without credentials: there is nothing to stop.</summary>
+    private sealed class NoWatch : IDisposable
     {
-        private int _disposed;
+        public static readonly NoWatch Instance = new();
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0 && owner is not null)
-            {
-                owner.Release(watch!, subscription!);
-            }
         }
     }
 }

@@ -1,5 +1,6 @@
 using Mesh.Client.Discovery;
 using Mesh.Client.Kubernetes.Api;
+using Mesh.Client.Kubernetes.Discovery;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -14,13 +15,11 @@ namespace Mesh.Client.Kubernetes.Routes;
 /// </summary>
 internal sealed class KubernetesRouteSource : IMeshRouteSource, IDisposable
 {
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, HttpRouteWatch> _watches = new(StringComparer.Ordinal);
+    private readonly SharedWatches<string, HttpRouteWatch> _watches = new(StringComparer.Ordinal);
     private readonly KubernetesResolverOptions _options;
     private readonly KubernetesConnection _connection;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private bool _disposed;
 
     public KubernetesRouteSource(IOptions<KubernetesResolverOptions> options, KubernetesConnection connection, TimeProvider timeProvider,
         ILoggerFactory? loggerFactory = null)
@@ -39,16 +38,7 @@ internal sealed class KubernetesRouteSource : IMeshRouteSource, IDisposable
     internal KubernetesConnection Connection => _connection;
 
     /// <summary>The namespaces watched now.</summary>
-    internal int WatchCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _watches.Count;
-            }
-        }
-    }
+    internal int WatchCount => _watches.Count;
 
     /// <inheritdoc />
     public IDisposable? Watch(EndpointQuery query, IMeshRouteObserver observer)
@@ -63,71 +53,13 @@ internal sealed class KubernetesRouteSource : IMeshRouteSource, IDisposable
         string? port = query.EndpointName
             ?? (_options.Ports.TryGetValue(query.ServiceName, out var byHost) ? byHost : null)
             ?? (_options.Ports.TryGetValue(name.Name, out var byName) ? byName : null);
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_watches.TryGetValue(name.Namespace, out var watch))
-            {
-                watch = new HttpRouteWatch(name.Namespace, api, _options, _timeProvider, _logger, _connection.Namespace, _connection.BackendPorts);
-                _watches[name.Namespace] = watch;
-            }
-
-            return new Unsubscriber(this, watch, watch.Subscribe(observer, name, port));
-        }
+        return _watches.Subscribe(name.Namespace,
+            () => new HttpRouteWatch(name.Namespace, api, _options, _timeProvider, _logger, _connection.Namespace, _connection.BackendPorts),
+            watch => watch.Subscribe(observer, name, port), static (watch, subscription) => watch.Unsubscribe(subscription));
     }
 
     /// <summary>The watch of <paramref name="ns"/>, if one runs: for tests.</summary>
-    internal HttpRouteWatch? GetWatch(string ns)
-    {
-        lock (_lock)
-        {
-            return _watches.GetValueOrDefault(ns);
-        }
-    }
+    internal HttpRouteWatch? GetWatch(string ns) => _watches.Get(ns);
 
-    private void Release(HttpRouteWatch watch, HttpRouteWatch.Subscription subscription)
-    {
-        lock (_lock)
-        {
-            if (watch.Unsubscribe(subscription) == 0 && _watches.TryGetValue(watch.Namespace, out var current) && ReferenceEquals(current, watch))
-            {
-                _watches.Remove(watch.Namespace);
-                watch.Dispose();
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        HttpRouteWatch[] watches;
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            watches = [.. _watches.Values];
-            _watches.Clear();
-        }
-
-        foreach (var watch in watches)
-        {
-            watch.Dispose();
-        }
-    }
-
-    private sealed class Unsubscriber(KubernetesRouteSource owner, HttpRouteWatch watch, HttpRouteWatch.Subscription subscription) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                owner.Release(watch, subscription);
-            }
-        }
-    }
+    public void Dispose() => _watches.Dispose();
 }
