@@ -5,11 +5,11 @@ using Mesh.Client.Peers;
 //   dotnet run -c Release --project benchmarks/Mesh.Client.Peers -- tail [--duration 60] [--rate 200] [--backends 11]
 //       [--hedging-delay-ms 100] [--only <name part>] [--seed 1] [--out FILE] [--verbose]
 //   dotnet run -c Release --project benchmarks/Mesh.Client.Peers -- request-path [--rounds 5] [--round-seconds 2]
-//       [--backends 1] [--out FILE]
+//       [--backends 1] [--allocations] [--out FILE]
 var settings = Settings.Parse(args);
 if (settings is null)
 {
-    Console.Error.WriteLine("Usage: tail [--duration S] [--rate N] [--backends N] [--hedging-delay-ms MS] [--only NAME] [--seed N] [--out FILE] [--verbose] | request-path [--rounds N] [--round-seconds S] [--backends N] [--out FILE]");
+    Console.Error.WriteLine("Usage: tail [--duration S] [--rate N] [--backends N] [--hedging-delay-ms MS] [--only NAME] [--seed N] [--out FILE] [--verbose] | request-path [--rounds N] [--round-seconds S] [--backends N] [--allocations] [--out FILE]");
     return 2;
 }
 
@@ -47,6 +47,8 @@ namespace Mesh.Client.Peers
 
         public bool Verbose { get; private set; }
 
+        public bool Allocations { get; private set; }
+
         public static Settings? Parse(string[] args)
         {
             if (args.Length == 0 || args[0] is not ("tail" or "request-path"))
@@ -71,6 +73,7 @@ namespace Mesh.Client.Peers
                     case "--only": s.Only = args[++i]; break;
                     case "--out": s.Out = args[++i]; break;
                     case "--verbose": s.Verbose = true; break;
+                    case "--allocations": s.Allocations = true; break;
                     default: return null;
                 }
             }

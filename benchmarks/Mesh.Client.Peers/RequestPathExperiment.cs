@@ -100,6 +100,27 @@ internal static class RequestPathExperiment
             await File.WriteAllTextAsync(path, table.ToString());
         }
 
+        if (settings.Allocations)
+        {
+            // After the timed rounds, so the sampling listener cannot perturb them.
+            using var profile = new AllocationProfile();
+            foreach (int concurrency in concurrencies)
+            {
+                var samples = new IReadOnlyDictionary<string, long>[contenders.Length];
+                var counts = new long[contenders.Length];
+                for (int c = 0; c < contenders.Length; c++)
+                {
+                    profile.Start();
+                    var (measuredRps, _) = await MeasureAsync(clients[c], concurrency, duration);
+                    samples[c] = profile.Stop();
+                    counts[c] = (long)(measuredRps * duration.TotalSeconds);
+                }
+
+                Console.WriteLine($"callers: {concurrency}");
+                AllocationProfile.Print(contenders.Select(c => c.Name).ToArray(), samples, counts);
+            }
+        }
+
         foreach (var provider in providers)
         {
             await provider.DisposeAsync();

@@ -1,9 +1,8 @@
 namespace Mesh.Client.Resilience;
 
 /// <summary>
-/// The token sources that bound a first attempt by <c>Timeouts:Attempt</c>, reused: one cached per thread, then a small
-/// shared pool (an attempt often ends on another thread than it began), so a request whose attempt ends before its
-/// timeout (nearly all) allocates no token source, timer or registration list. Polly's timeout strategy pools its own
+/// The token sources that bound a first attempt by <c>Timeouts:Attempt</c>, reused (<see cref="ReusePool{T}"/>), so a
+/// request whose attempt ends before its timeout (nearly all) allocates no token source, timer or registration list. Polly's timeout strategy pools its own
 /// the same way.
 /// </summary>
 /// <remarks>
@@ -13,28 +12,12 @@ namespace Mesh.Client.Resilience;
 /// </remarks>
 internal static class AttemptTimeoutSource
 {
-    /// <summary>Sources kept beyond the per-thread ones: enough for the attempts of a busy process to hand theirs on.</summary>
-    private static readonly int SharedLimit = Math.Min(256, Environment.ProcessorCount * 8);
-
-    private static readonly System.Collections.Concurrent.ConcurrentQueue<CancellationTokenSource> Shared = new();
-
-    [ThreadStatic]
-    private static CancellationTokenSource? t_cached;
-
     /// <summary>A source that cancels after <paramref name="timeout"/> on <paramref name="timeProvider"/>'s clock.</summary>
     public static CancellationTokenSource Rent(TimeSpan timeout, TimeProvider timeProvider)
     {
         if (ReferenceEquals(timeProvider, TimeProvider.System))
         {
-            var cached = t_cached;
-            if (cached is not null)
-            {
-                t_cached = null;
-                cached.CancelAfter(timeout);
-                return cached;
-            }
-
-            if (Shared.TryDequeue(out cached))
+            if (ReusePool<CancellationTokenSource>.TryRent() is { } cached)
             {
                 cached.CancelAfter(timeout);
                 return cached;
@@ -49,9 +32,9 @@ internal static class AttemptTimeoutSource
     }
 
     /// <summary>
-    /// Takes back a source whose attempt is over: kept for a later attempt (this thread's slot, else the shared pool while
-    /// it has room) when <paramref name="reusable"/>, it was never cancelled and its timer never fired; else disposed.
-    /// Registrations left on it are dropped by the reset.
+    /// Takes back a source whose attempt is over: kept for a later attempt (while the pool has room) when
+    /// <paramref name="reusable"/>, it was never cancelled and its timer never fired; else disposed. Registrations left on
+    /// it are dropped by the reset.
     /// </summary>
     /// <param name="source">The source <see cref="Rent"/> returned.</param>
     /// <param name="timeProvider">The clock it was rented on.</param>
@@ -62,21 +45,9 @@ internal static class AttemptTimeoutSource
     /// </param>
     public static void Return(CancellationTokenSource source, TimeProvider timeProvider, bool reusable)
     {
-        if (reusable && ReferenceEquals(timeProvider, TimeProvider.System) && source.TryReset())
+        if (!(reusable && ReferenceEquals(timeProvider, TimeProvider.System) && source.TryReset() && ReusePool<CancellationTokenSource>.TryReturn(source)))
         {
-            if (t_cached is null)
-            {
-                t_cached = source;
-                return;
-            }
-
-            if (Shared.Count < SharedLimit)
-            {
-                Shared.Enqueue(source);
-                return;
-            }
+            source.Dispose();
         }
-
-        source.Dispose();
     }
 }

@@ -15,8 +15,9 @@ namespace Mesh.Client.Routing;
 /// scheme, host and port are rewritten to the endpoint's (path, query, headers and body unchanged); the attempt is sent,
 /// timed and accounted; and <see cref="HttpRequestMessage.RequestUri"/> is restored. Retries, hedges and timeouts are the
 /// service's Polly pipeline (<see cref="ServicePipeline"/>).</para>
-/// <para>The first attempt of a service without hedging, timeouts or added attempt strategies is sent from a small frame,
-/// outside the pipeline, so the common case costs what a single send costs; the pipeline runs only when it fails.</para>
+/// <para>The first attempt of a service without hedging, timeouts or added attempt strategies is sent outside the pipeline
+/// (<see cref="FirstAttempt"/>, a pooled continuation), so the common case costs what a single send costs; the pipeline
+/// runs only when it fails.</para>
 /// <para>Handlers are created by <c>IHttpClientFactory</c> and rotated with its handler lifetime; all state lives in the
 /// registry, so rotation loses nothing.</para>
 /// </remarks>
@@ -136,104 +137,10 @@ internal sealed class MeshHandler : DelegatingHandler
         if (endpoint is not null && !policies.Pipeline.SendsFirstAttempt
             && (RetryPolicy.IsReplayable(request.Content) || !retry.Enabled || retry.MaxAttempts <= 1 || !RetryPolicy.MethodAllows(request)))
         {
-            return SendFirstAttemptAsync(state, policies, host, request, logicalUri, endpoint, hash, cancellationToken);
+            return FirstAttempt.Send(this, _timeProvider, state, policies, host, request, logicalUri, endpoint, hash, cancellationToken);
         }
 
         return SendThroughPipelineAsync(state, policies, host, request, logicalUri, hash, endpoint, first: null, cancellationToken);
-    }
-
-    /// <summary>
-    /// The first attempt, outside the pipeline: rewrite, lease, send (bounded by the attempt timeout), classify, account,
-    /// restore.
-    /// </summary>
-    private async Task<HttpResponseMessage> SendFirstAttemptAsync(ServiceState state, ServicePolicies policies, IAttemptHost host, HttpRequestMessage request,
-        Uri logicalUri, MeshEndpoint endpoint, ulong? hash, CancellationToken cancellationToken)
-    {
-        policies.RetryBudget.Deposit();
-        bool setHost = SetLogicalHost(policies.Options, request, logicalUri);
-        HttpResponseMessage? response = null;
-        Exception? failure = null;
-        AttemptOutcome outcome;
-        var timeout = policies.Options.Timeouts.Attempt;
-        CancellationTokenSource? attemptCts = null;
-        CancellationTokenRegistration callerLink = default;
-        try
-        {
-            request.RequestUri = EndpointUri.Rewrite(logicalUri, endpoint);
-            var token = cancellationToken;
-            if (timeout != Timeout.InfiniteTimeSpan)
-            {
-                attemptCts = AttemptTimeoutSource.Rent(timeout, _timeProvider);
-                callerLink = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts);
-                token = attemptCts.Token;
-            }
-
-            host.OnAttemptStarting(endpoint, 1);
-            var lease = endpoint.Begin(_timeProvider);
-            try
-            {
-                response = await base.SendAsync(request, token).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-
-            bool timedOut = failure is OperationCanceledException && attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested;
-            callerLink.Dispose();
-            if (attemptCts is not null)
-            {
-                // The response body, if any, is bounded by the caller, not by the attempt timeout.
-                AttemptTimeoutSource.Return(attemptCts, _timeProvider, reusable: request.Content is null);
-            }
-            bool penalise = false;
-            bool bodyRead = false;
-            if (timedOut)
-            {
-                outcome = AttemptOutcome.Timeout;
-                failure = AttemptClassification.AttemptTimeout(state.ServiceName, endpoint, timeout, failure!);
-            }
-            else
-            {
-                outcome = failure is null
-                    ? policies.FailureStatuses.Classify(response!, out penalise)
-                    : AttemptClassification.OfException(failure, sent: true, cancellationToken, cancellationToken, attemptToken: default);
-            }
-
-            if (outcome == AttemptOutcome.Success && AttemptAccounting.ShouldReadBody(request, response!, policies.Options.Retry))
-            {
-                // A small body of a retryable request is read here, so a connection that breaks mid-body is retried.
-                bodyRead = true;
-                failure = await AttemptAccounting.ReadBodyAsync(response!, policies.Options.Retry.MaxBufferedResponseBytes, cancellationToken)
-                    .ConfigureAwait(false);
-                if (failure is not null)
-                {
-                    response = null;
-                    outcome = AttemptClassification.OfException(failure, sent: true, cancellationToken, cancellationToken, attemptToken: default);
-                }
-            }
-
-            AttemptAccounting.OnHeaders(host, policies.FailureStatuses, lease, response, outcome, penalise, bodyRead);
-        }
-        finally
-        {
-            request.RequestUri = logicalUri;
-            if (setHost)
-            {
-                request.Headers.Host = null;
-            }
-        }
-
-        // A success returns at once, unless its status is one the service or route retries (Retry:StatusCodes).
-        if (outcome == AttemptOutcome.Success && !policies.FailureStatuses.IsRetryable((int)response!.StatusCode))
-        {
-            return response;
-        }
-
-        var first = new AttemptRecord(endpoint, outcome, failure is null
-            ? Polly.Outcome.FromResult(response!)
-            : Polly.Outcome.FromException<HttpResponseMessage>(failure));
-        return await SendThroughPipelineAsync(state, policies, host, request, logicalUri, hash, endpoint, first, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -241,7 +148,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// sent again, then retries, hedges and timeouts as the options say. <paramref name="first"/> is the first attempt,
     /// already sent and accounted outside the pipeline (and the budget already credited for this request), if any.
     /// </summary>
-    private async Task<HttpResponseMessage> SendThroughPipelineAsync(ServiceState state, ServicePolicies policies, IAttemptHost host, HttpRequestMessage request,
+    internal async Task<HttpResponseMessage> SendThroughPipelineAsync(ServiceState state, ServicePolicies policies, IAttemptHost host, HttpRequestMessage request,
         Uri logicalUri, ulong? hash, MeshEndpoint? endpoint, AttemptRecord? first, CancellationToken cancellationToken)
     {
         var options = policies.Options;
@@ -293,7 +200,7 @@ internal sealed class MeshHandler : DelegatingHandler
     /// Under <see cref="HostHeaderPolicy.LogicalName"/>, sets the Host header to the logical name unless the caller set
     /// one; returns whether it did, so the caller removes it again.
     /// </summary>
-    private static bool SetLogicalHost(MeshServiceOptions options, HttpRequestMessage request, Uri logicalUri)
+    internal static bool SetLogicalHost(MeshServiceOptions options, HttpRequestMessage request, Uri logicalUri)
     {
         if (options.HostHeader != HostHeaderPolicy.LogicalName || request.Headers.Host is not null)
         {
@@ -305,6 +212,10 @@ internal sealed class MeshHandler : DelegatingHandler
         request.Headers.Host = logicalUri.IsDefaultPort ? logicalUri.Host : logicalUri.Authority;
         return true;
     }
+
+    /// <summary>The next handler's send, for the first attempt (<see cref="FirstAttempt"/>).</summary>
+    internal Task<HttpResponseMessage> SendInner(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        base.SendAsync(request, cancellationToken);
 
     /// <summary>Fail fast: waits a bounded time for a routable endpoint (Linkerd's failfast), then throws.</summary>
     private static async Task<MeshEndpoint> WaitForEndpointAsync(ServiceState state, HttpRequestMessage request, ulong? hash,
