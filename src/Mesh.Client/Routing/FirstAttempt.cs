@@ -106,14 +106,14 @@ internal sealed class FirstAttempt
             attempt._attemptCts?.Dispose();
             attempt.Restore();
             attempt.Return();
-            return Task.FromException<HttpResponseMessage>(ex);
+            return Faulted(ex);
         }
 
         if (sent.IsCompleted)
         {
             attempt.Finish(sent);
             var (response, next, exception) = attempt.TakeResult();
-            return exception is not null ? Task.FromException<HttpResponseMessage>(exception)
+            return exception is not null ? Faulted(exception)
                 : next ?? (sent.IsCompletedSuccessfully && ReferenceEquals(sent.Result, response) ? sent : Task.FromResult(response!));
         }
 
@@ -123,6 +123,14 @@ internal sealed class FirstAttempt
         var task = attempt._builder.Task; // read before the continuation can return the instance to the pool
         sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(attempt._onSent);
         return task;
+    }
+
+    /// <summary>A task failed with <paramref name="exception"/> as an async method's would be: cancelled for an <see cref="OperationCanceledException"/>.</summary>
+    private static Task<HttpResponseMessage> Faulted(Exception exception)
+    {
+        var builder = AsyncTaskMethodBuilder<HttpResponseMessage>.Create();
+        builder.SetException(exception);
+        return builder.Task;
     }
 
     private void OnSent()
