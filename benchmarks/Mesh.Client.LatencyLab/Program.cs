@@ -8,8 +8,14 @@ using Mesh.Client.LatencyLab;
 // with the real balancer objects. Deterministic: the same seed gives the same table.
 //
 //   dotnet run -c Release --project benchmarks/Mesh.Client.LatencyLab -- [--seed 1] [--out benchmarks]
+//
+// The stall trials: the real-server stall experiment repeated over N seeds, a markdown summary on stdout (no files).
+//
+//   dotnet run -c Release --project benchmarks/Mesh.Client.LatencyLab -- --stall-trials 500 [--trial-seed-start 1]
 int seed = 1;
 string outDir = ".";
+int stallTrials = 0;
+int trialSeedStart = 1;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -20,10 +26,22 @@ for (int i = 0; i < args.Length; i++)
         case "--out" when i + 1 < args.Length:
             outDir = args[++i];
             break;
+        case "--stall-trials" when i + 1 < args.Length:
+            stallTrials = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        case "--trial-seed-start" when i + 1 < args.Length:
+            trialSeedStart = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--seed N] [--out DIRECTORY]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--seed N] [--out DIRECTORY] | --stall-trials N [--trial-seed-start S]");
             return 2;
     }
+}
+
+if (stallTrials > 0)
+{
+    Console.Write(StallTrials.Run(stallTrials, trialSeedStart));
+    return 0;
 }
 
 var scenario = new Scenario { Seed = seed };

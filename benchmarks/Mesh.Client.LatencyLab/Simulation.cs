@@ -13,6 +13,7 @@ internal sealed class Simulation
 {
     private readonly PriorityQueue<Action, (TimeSpan Time, long Sequence)> _events = new();
     private readonly List<double> _latenciesMs = [];
+    private readonly List<(int Endpoint, TimeSpan Sent)> _attemptLog = [];
     private readonly Random _serverRandom;
     private long _sequence;
 
@@ -40,6 +41,12 @@ internal sealed class Simulation
     /// <summary>Attempts started, hedges and retries included.</summary>
     public int Attempts { get; private set; }
 
+    /// <summary>
+    /// Every attempt started, in sending order: which replica (index into the endpoints) and when. Latencies alone
+    /// cannot say which replica a slow request met, nor whether a replica got its share back after a stall.
+    /// </summary>
+    public IReadOnlyList<(int Endpoint, TimeSpan Sent)> AttemptLog => _attemptLog;
+
     /// <summary>Runs <paramref name="action"/> at virtual time <paramref name="time"/> (events at the same time run in order of scheduling).</summary>
     public void At(TimeSpan time, Action action) => _events.Enqueue(action, (time, _sequence++));
 
@@ -52,6 +59,7 @@ internal sealed class Simulation
         int index = IndexOf(endpoint);
         var attempt = new Attempt(endpoint, endpoint.Begin(Clock), Clock.Now);
         Attempts++;
+        _attemptLog.Add((index, Clock.Now));
         var serviceTime = Scenario.ServiceTime(index, Clock.Now, _serverRandom);
         At(Clock.Now + serviceTime, () =>
         {
