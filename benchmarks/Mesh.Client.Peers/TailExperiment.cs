@@ -33,7 +33,9 @@ internal static class TailExperiment
         };
         if (settings.Only is { } only)
         {
-            contenders = contenders.Where(c => c.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToList();
+            // A contender's whole name selects it alone; otherwise every contender whose name contains the text.
+            var exact = contenders.Where(c => c.Name.Equals(only, StringComparison.OrdinalIgnoreCase)).ToList();
+            contenders = exact.Count > 0 ? exact : contenders.Where(c => c.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToList();
         }
 
         int seconds = settings.DurationSeconds;
