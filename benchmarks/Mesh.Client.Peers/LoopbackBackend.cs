@@ -25,6 +25,7 @@ internal sealed class LoopbackBackend : IAsyncDisposable
     private int[] _bins = new int[1];
     private TimeSpan _stallFrom = TimeSpan.MaxValue;
     private TimeSpan _stallUntil = TimeSpan.MaxValue;
+    private System.Collections.Concurrent.ConcurrentQueue<TimeSpan> _stalledArrivals = new();
 
     private LoopbackBackend(WebApplication app, int seed, double meanMs, double sdMs)
     {
@@ -44,6 +45,9 @@ internal sealed class LoopbackBackend : IAsyncDisposable
 
     /// <summary>Attempts received in each second since <see cref="Reset"/>.</summary>
     public int[] Bins => _bins;
+
+    /// <summary>When each request answered after the stall arrived, measured from the stall's start.</summary>
+    public IReadOnlyCollection<TimeSpan> StalledArrivals => _stalledArrivals;
 
     public static async Task<LoopbackBackend> StartAsync(int seed, double meanMs, double sdMs)
     {
@@ -65,6 +69,7 @@ internal sealed class LoopbackBackend : IAsyncDisposable
         Interlocked.Exchange(ref _attempts, 0);
         _stallFrom = stallFrom ?? TimeSpan.MaxValue;
         _stallUntil = stallUntil ?? TimeSpan.MaxValue;
+        _stalledArrivals = new();
         Volatile.Write(ref _originTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
     }
 
@@ -81,6 +86,7 @@ internal sealed class LoopbackBackend : IAsyncDisposable
 
         if (since >= _stallFrom && since < _stallUntil)
         {
+            _stalledArrivals.Enqueue(since - _stallFrom);
             return DelayThenAnswer(context, StallLatency);
         }
 

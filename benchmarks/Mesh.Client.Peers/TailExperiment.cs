@@ -96,6 +96,8 @@ internal static class TailExperiment
             if (settings.Verbose)
             {
                 Console.WriteLine("  stuck backend per second: " + string.Join(' ', backends[0].Bins.Take(seconds + 3)));
+                Console.WriteLine("  stalled requests arrived, ms after the stall began: "
+                    + string.Join(' ', backends[0].StalledArrivals.Take(20).Select(t => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture))));
             }
         }
 
