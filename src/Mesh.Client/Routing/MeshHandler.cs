@@ -31,7 +31,7 @@ internal sealed class MeshHandler : DelegatingHandler
     {
         _services = services;
         _timeProvider = services.Registry.TimeProvider;
-        _sendInner = (request, cancellationToken) => base.SendAsync(request, cancellationToken);
+        _sendInner = SendInner;
     }
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -213,7 +213,7 @@ internal sealed class MeshHandler : DelegatingHandler
         return true;
     }
 
-    /// <summary>The next handler's send, for the first attempt (<see cref="FirstAttempt"/>).</summary>
+    /// <summary>The next handler's send: the first attempt's (<see cref="FirstAttempt"/>) and each attempt the pipeline makes.</summary>
     internal Task<HttpResponseMessage> SendInner(HttpRequestMessage request, CancellationToken cancellationToken) =>
         base.SendAsync(request, cancellationToken);
 
