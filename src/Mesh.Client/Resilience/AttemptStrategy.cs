@@ -38,49 +38,56 @@ internal sealed class AttemptStrategy(IAttemptHost host, FailureStatusSet status
 
         Outcome<HttpResponseMessage> outcome;
         attempts.OnSending();
+        bool wins = false;
         try
         {
-            outcome = await callback(context, state).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            outcome = Outcome.FromException<HttpResponseMessage>(ex);
+            try
+            {
+                outcome = await callback(context, state).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                outcome = Outcome.FromException<HttpResponseMessage>(ex);
+            }
+
+            AttemptOutcome classified;
+            bool penalise = false;
+            bool bodyRead = false;
+            if (outcome.Result is { } response)
+            {
+                classified = statuses.Classify(response, out penalise);
+                if (classified == AttemptOutcome.Success && AttemptAccounting.ShouldReadBody(message, response, retry))
+                {
+                    // A small body of a retryable request is read inside the attempt, so a connection that breaks mid-body is retried.
+                    bodyRead = true;
+                    if (await AttemptAccounting.ReadBodyAsync(response, retry.MaxBufferedResponseBytes, context.CancellationToken).ConfigureAwait(false) is { } broken)
+                    {
+                        outcome = Outcome.FromException<HttpResponseMessage>(broken);
+                        classified = AttemptClassification.OfException(broken, sent: true, attempts.CallerToken, attempts.RequestToken, context.CancellationToken);
+                    }
+                }
+            }
+            else
+            {
+                var exception = outcome.Exception!;
+                classified = AttemptClassification.OfException(exception, context.Properties.GetValue(PipelineKeys.Sent, false),
+                    attempts.CallerToken, attempts.RequestToken, context.CancellationToken);
+                if (exception is TimeoutRejectedException)
+                {
+                    outcome = Outcome.FromException<HttpResponseMessage>(AttemptClassification.AttemptTimeout(host.ServiceName, endpoint, attemptTimeout, exception));
+                }
+            }
+
+            wins = !AttemptClassification.IsRetryable(outcome, statuses);
+            AttemptAccounting.OnHeaders(host, statuses, lease, outcome.Result, classified, penalise, bodyRead);
+            attempts.RecordResult(endpoint, classified);
+            return outcome;
         }
         finally
         {
-            attempts.OnAnswered();
+            // Only now, with its final outcome known: the hedging strategy lets a retryable failure win only when no
+            // attempt is in flight and none has won, and it may judge an outcome after another attempt has ended.
+            attempts.OnAnswered(wins);
         }
-
-        AttemptOutcome classified;
-        bool penalise = false;
-        bool bodyRead = false;
-        if (outcome.Result is { } response)
-        {
-            classified = statuses.Classify(response, out penalise);
-            if (classified == AttemptOutcome.Success && AttemptAccounting.ShouldReadBody(message, response, retry))
-            {
-                // A small body of a retryable request is read inside the attempt, so a connection that breaks mid-body is retried.
-                bodyRead = true;
-                if (await AttemptAccounting.ReadBodyAsync(response, retry.MaxBufferedResponseBytes, context.CancellationToken).ConfigureAwait(false) is { } broken)
-                {
-                    outcome = Outcome.FromException<HttpResponseMessage>(broken);
-                    classified = AttemptClassification.OfException(broken, sent: true, attempts.CallerToken, attempts.RequestToken, context.CancellationToken);
-                }
-            }
-        }
-        else
-        {
-            var exception = outcome.Exception!;
-            classified = AttemptClassification.OfException(exception, context.Properties.GetValue(PipelineKeys.Sent, false),
-                attempts.CallerToken, attempts.RequestToken, context.CancellationToken);
-            if (exception is TimeoutRejectedException)
-            {
-                outcome = Outcome.FromException<HttpResponseMessage>(AttemptClassification.AttemptTimeout(host.ServiceName, endpoint, attemptTimeout, exception));
-            }
-        }
-
-        AttemptAccounting.OnHeaders(host, statuses, lease, outcome.Result, classified, penalise, bodyRead);
-        attempts.RecordResult(endpoint, classified);
-        return outcome;
     }
 }

@@ -70,16 +70,31 @@ internal sealed class RequestAttempts
     /// <inheritdoc cref="LastEndpoint"/>
     public AttemptOutcome LastOutcome { get; private set; }
 
-    /// <summary>Attempts sent and not yet answered (hedges run at once).</summary>
+    /// <summary>Attempts sent whose outcome is not known yet (hedges run at once).</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>Whether an attempt has ended with an outcome that is not a retryable failure: an answer that wins.</summary>
+    public bool HasWinner => Volatile.Read(ref _winner) != 0;
+
     private int _inFlight;
+    private int _winner;
 
     /// <summary>An attempt is being sent.</summary>
     public void OnSending() => Interlocked.Increment(ref _inFlight);
 
-    /// <summary>An attempt was answered, or failed.</summary>
-    public void OnAnswered() => Interlocked.Decrement(ref _inFlight);
+    /// <summary>
+    /// An attempt's outcome is known; <paramref name="wins"/> when it is not a retryable failure. The winner is marked
+    /// before the count drops, so whoever reads no attempt in flight also reads the winner.
+    /// </summary>
+    public void OnAnswered(bool wins)
+    {
+        if (wins)
+        {
+            Volatile.Write(ref _winner, 1);
+        }
+
+        Interlocked.Decrement(ref _inFlight);
+    }
 
     /// <summary>Attempts started so far.</summary>
     public int Attempts => Volatile.Read(ref _attempts);

@@ -211,7 +211,7 @@ internal sealed class ServicePipeline
         return true;
     }
 
-    private static HedgingStrategyOptions<HttpResponseMessage> Hedges(HedgingOptions hedging, IAttemptHost host, FailureStatusSet statuses) => new()
+    internal static HedgingStrategyOptions<HttpResponseMessage> Hedges(HedgingOptions hedging, IAttemptHost host, FailureStatusSet statuses) => new()
     {
         Name = "Hedging",
         MaxHedgedAttempts = hedging.MaxAttempts - 1,
@@ -219,11 +219,13 @@ internal sealed class ServicePipeline
         DelayGenerator = hedging.DelayPercentile is { } percentile
             ? _ => new(host.Latency?.GetPercentile(percentile) ?? hedging.Delay)
             : null,
-        // A retryable failure does not win while another attempt is still out: hedging waits for it. With none out, the
-        // failure goes to the retry strategy at once, which starts a fresh attempt with a fresh hedge of its own; a
-        // failure handled here would instead spend this request's hedge at once, leaving a later stall unhedged.
+        // A retryable failure does not win while another attempt is still out (hedging waits for it) or after another
+        // attempt's answer has won: this outcome may be judged after that one ended, and hedging takes completed
+        // attempts in the order they started. With none out and no winner, the failure goes to the retry strategy at
+        // once, which starts a fresh attempt with a fresh hedge of its own; a failure handled here would instead spend
+        // this request's hedge at once, leaving a later stall unhedged.
         ShouldHandle = args => new(AttemptClassification.IsRetryable(args.Outcome, statuses)
-            && args.Context.Properties.GetValue(PipelineKeys.Attempts, null!).InFlight > 0),
+            && args.Context.Properties.GetValue(PipelineKeys.Attempts, null!) is { } attempts && (attempts.InFlight > 0 || attempts.HasWinner)),
         ActionGenerator = args =>
         {
             var attempts = args.PrimaryContext.Properties.GetValue(PipelineKeys.Attempts, null!);

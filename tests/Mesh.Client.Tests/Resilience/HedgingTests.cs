@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Headers;
 using Mesh.Client.Diagnostics;
+using Mesh.Client.Resilience;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Mesh.Client.Tests.Resilience;
@@ -183,5 +184,41 @@ public sealed class HedgingTests
         var hedge = await host.Handler.WaitForAttemptAsync(2);
         hedge.Respond(200);
         using var response = await RequestPathHost.Within(request);
+    }
+
+    /// <summary>
+    /// The hedging strategy judges each attempt's outcome when that attempt ends, and takes completed attempts in the
+    /// order they started, so a 503 judged after a later attempt's 200 must not win: it is held when another attempt is
+    /// still out or has already won, and goes to the retry strategy only when neither.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false, true)] // another attempt still out: wait for it
+    [InlineData(false, true, true)] // another attempt already won (its 200 ended before this 503 was judged)
+    [InlineData(false, false, false)] // nothing out, nothing won: the retry strategy takes the failure at once
+    public async Task A_retryable_failure_is_held_while_another_attempt_is_out_or_has_won(bool otherOut, bool otherWon, bool held)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "http://catalog/items");
+        var attempts = new RequestAttempts(null!, request, request.RequestUri!, null, (_, _) => Task.FromResult(new HttpResponseMessage()), CancellationToken.None);
+        attempts.OnSending(); // this attempt
+        attempts.OnSending(); // the other one
+        if (!otherOut)
+        {
+            attempts.OnAnswered(wins: otherWon);
+        }
+
+        attempts.OnAnswered(wins: false); // this attempt's 503
+        var options = ServicePipeline.Hedges(new HedgingOptions { Enabled = true }, null!, FailureStatusSet.Default);
+        var context = Polly.ResilienceContextPool.Shared.Get();
+        try
+        {
+            context.Properties.Set(PipelineKeys.Attempts, attempts);
+            using var failure = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+            bool handled = await options.ShouldHandle(new Polly.Hedging.HedgingPredicateArguments<HttpResponseMessage>(context, Polly.Outcome.FromResult(failure)));
+            Assert.Equal(held, handled);
+        }
+        finally
+        {
+            Polly.ResilienceContextPool.Shared.Return(context);
+        }
     }
 }
