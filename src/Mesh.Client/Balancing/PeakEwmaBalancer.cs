@@ -12,7 +12,9 @@ namespace Mesh.Client.Balancing;
 /// The latency estimate (<see cref="EndpointLoad"/>) is peak-sensitive: a response slower than the estimate replaces
 /// it at once, a faster one pulls it down with time constant <see cref="PeakEwmaOptions.Decay"/>. It also decays on
 /// read, so an endpoint that stopped getting traffic because it was slow becomes attractive again and is re-measured.
-/// Before its first response an endpoint is assumed to take <see cref="PeakEwmaOptions.SeedRtt"/>. Failed attempts
+/// Before its first response an endpoint is assumed to take <see cref="PeakEwmaOptions.SeedRtt"/>, or the
+/// other candidate's estimate when that is lower, so a new endpoint of a service faster than the seed is tried at once
+/// rather than never (<see cref="EndpointLoad.GetCostAgainst(long, double)"/>). Failed attempts
 /// (5xx, 429, connect failures, timeouts) record a penalised latency, so a replica that fails fast does not attract
 /// traffic.
 /// </para>
@@ -115,8 +117,26 @@ internal sealed class PeakEwmaBalancer : ILoadBalancer
 
         // The loads sit in their own array: one pointer hop less per candidate than endpoint -> load.
         var loads = state.Loads;
-        double first = loads[i].GetCost(now);
-        double second = loads[j].GetCost(now);
+        var a = loads[i];
+        var b = loads[j];
+        double first, second;
+        if (a.HasSample == b.HasSample)
+        {
+            first = a.GetCost(now);
+            second = b.GetCost(now);
+        }
+        else if (a.HasSample)
+        {
+            // A new endpoint is assumed no slower than the measured one it is compared with (see GetCostAgainst).
+            first = a.GetCost(now);
+            second = b.GetCostAgainst(now, a.GetRttEstimateTicks(now));
+        }
+        else
+        {
+            first = a.GetCostAgainst(now, b.GetRttEstimateTicks(now));
+            second = b.GetCost(now);
+        }
+
         if (now < state.RampEndsTicks)
         {
             // cost_i / w_i <= cost_j / w_j, without dividing.

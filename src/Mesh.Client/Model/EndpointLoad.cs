@@ -238,12 +238,15 @@ internal sealed class EndpointLoad
     /// The seed latency before the first sample.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public double GetRttEstimateTicks(long nowTicks)
+    public double GetRttEstimateTicks(long nowTicks) => GetRttEstimateTicks(nowTicks, SeedRttTicks);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private double GetRttEstimateTicks(long nowTicks, double unsampled)
     {
         long stamp = Volatile.Read(ref _stampTicks);
         if (stamp == long.MinValue)
         {
-            return SeedRttTicks;
+            return unsampled;
         }
 
         double estimate = BitConverter.Int64BitsToDouble(Volatile.Read(ref _estimateBits));
@@ -259,10 +262,24 @@ internal sealed class EndpointLoad
     /// Peak-EWMA likewise takes a dropped request's elapsed time as a lower bound).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public double GetCost(long nowTicks)
+    public double GetCost(long nowTicks) => GetCost(nowTicks, SeedRttTicks);
+
+    /// <summary>
+    /// The Peak-EWMA cost (<see cref="GetCost(long)"/>) of an endpoint that has no sample yet, compared with one that has:
+    /// its latency taken as the seed or <paramref name="sampledEstimateTicks"/> (the other's estimate), whichever is
+    /// lower. A seed above what the service's endpoints measure would otherwise keep a new endpoint from ever being tried
+    /// while they answer faster than it (30 ms against a 1 ms service), however long it waits; with the lower of the two,
+    /// it competes on its queue and is measured by its first answers. An endpoint with a sample costs what
+    /// <see cref="GetCost(long)"/> says.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public double GetCostAgainst(long nowTicks, double sampledEstimateTicks) => GetCost(nowTicks, Math.Min(SeedRttTicks, sampledEstimateTicks));
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private double GetCost(long nowTicks, double unsampled)
     {
         int inFlight = Volatile.Read(ref _inFlight);
-        double estimate = GetRttEstimateTicks(nowTicks);
+        double estimate = GetRttEstimateTicks(nowTicks, unsampled);
         if (inFlight != 0)
         {
             double stall = nowTicks - Volatile.Read(ref _busySinceTicks);

@@ -13,7 +13,10 @@ public sealed class PeakEwmaOptions
     /// </summary>
     public TimeSpan Decay { get; set; } = EndpointLoad.DefaultDecay;
 
-    /// <summary>The latency an endpoint is assumed to have before its first response. Default: 30 milliseconds.</summary>
+    /// <summary>
+    /// The latency an endpoint is assumed to have before its first response, at most: compared with an endpoint that has
+    /// answered faster, a new one is assumed that fast, so it is tried at once. Default: 30 milliseconds.
+    /// </summary>
     public TimeSpan SeedRtt { get; set; } = EndpointLoad.DefaultSeedRtt;
 
     /// <summary>

@@ -39,6 +39,26 @@ public sealed class PeakEwmaBalancerTests
     }
 
     [Fact]
+    public void A_new_endpoint_of_a_service_faster_than_the_seed_is_tried_at_once_and_its_first_answer_measures_it()
+    {
+        var set = Endpoints.Many(3);
+        var balancer = Balancer(set);
+        Respond(set[0], TimeSpan.FromMilliseconds(1)); // the service answers in 1 ms, well under the 30 ms seed
+        Respond(set[1], TimeSpan.FromMilliseconds(1));
+
+        // set[2] has no sample: against a 1 ms endpoint it counts as 1 ms, not 30, so it wins its share of the draws
+        // (a tie with nothing in flight goes to the first drawn: about one pick in three).
+        int picked = Enumerable.Range(0, 90).Count(_ => ReferenceEquals(balancer.PickOne(), set[2]));
+        Assert.InRange(picked, 15, 60);
+
+        Respond(set[2], TimeSpan.FromMilliseconds(20)); // its first answer says it is slower than the others
+        for (int i = 0; i < 50; i++)
+        {
+            Assert.NotSame(set[2], balancer.PickOne());
+        }
+    }
+
+    [Fact]
     public void Charges_for_requests_in_flight()
     {
         var set = Endpoints.Many(2);
